@@ -1,0 +1,187 @@
+/* fsm.h: the replicated state machine: key/value, locks and sequences in
+ * SQLite (state.db, WAL).
+ *
+ * The writer side (struct fsm) is owned by the node's apply path, one
+ * thread. It applies committed log entries in batches, each batch in one
+ * SQLite transaction that also records the last applied index, so a restart
+ * resumes exactly after the last batch that committed. Apply is pure: it
+ * reads no clock, no randomness and nothing node-local; the same log gives
+ * the same database on every node.
+ *
+ * The reader side (struct fsm_reader) is a separate read-only connection;
+ * each thread that serves reads opens its own. WAL lets readers run while
+ * the writer applies.
+ *
+ * Revisions: one store-wide counter. Every command that changes state takes
+ * the next revision (a failed condition or a no-op does not). A lock grant's
+ * fencing token is the revision at which it was granted, so tokens of a lock
+ * strictly increase across restarts and leader changes.
+ *
+ * TTLs: the database stores each key's and lock's TTL as a duration (ttl_ms)
+ * and never a deadline. Deadlines belong to the leader's monotonic clock
+ * (leases.c); apply reports every TTL it arms or disarms through the TTL hook
+ * so the node can keep its deadline table, and expiry comes back as
+ * CMD_KV_EXPIRE / CMD_LOCK_EXPIRE commands. */
+#ifndef KAHUNA_FSM_H
+#define KAHUNA_FSM_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+typedef struct fsm fsm;
+typedef struct fsm_reader fsm_reader;
+
+typedef struct fsm_options {
+    int history_keep;       /* versions of a key kept for ?revision and ?history; >= 1, default 16 */
+} fsm_options;
+
+/* A committed log entry handed to apply. data is an encoded command (for
+ * FSM_ENTRY_COMMAND); other entry types only advance the applied index. */
+#define FSM_ENTRY_NOOP 0
+#define FSM_ENTRY_COMMAND 1
+#define FSM_ENTRY_CONFIG 2
+typedef struct fsm_entry {
+    uint64_t index;
+    uint64_t term;
+    uint8_t type;
+    const uint8_t *data;
+    size_t len;
+} fsm_entry;
+
+/* The outcome of one applied command. status is 0 or a KAHUNA_E* code
+ * (ENOTFOUND, ELOCKHELD, ENOTOWNER, ECONDITION, EBADREQ for a command that
+ * does not decode: it is skipped, changes nothing, and apply goes on). */
+typedef struct fsm_result {
+    int status;
+    int64_t revision;         /* store revision of this write; on ECONDITION the key's current revision (0 if absent) */
+    int64_t version;          /* KV: writes to the key since it was created */
+    int64_t create_revision;  /* KV */
+    int64_t token;            /* locks: fencing token of the (current) grant */
+    int64_t ttl_ms;           /* KV/locks: TTL granted (0 = none); on ELOCKHELD the holder's TTL */
+    int64_t value;            /* sequences: first value handed out, or current value */
+    int64_t last;             /* sequences: last value handed out by this call */
+    char *owner;              /* locks: the owner (holder on ELOCKHELD); malloc'd, freed by fsm_result_clear */
+} fsm_result;
+
+void fsm_result_clear(fsm_result *r);
+
+/* TTL hook: called during apply, on the applying thread, for every TTL that
+ * apply arms (a write with ttl_ms > 0, a lock grant or extend) or disarms (a
+ * delete, a release, an expire, a write without TTL). For a lock, a disarm
+ * also means the lock became free. generation: the key's revision after the
+ * write, or the grant's fencing token. The hook must only record. */
+#define FSM_TTL_KV 1
+#define FSM_TTL_LOCK 2
+#define FSM_TTL_ARM 1
+#define FSM_TTL_DISARM 2
+typedef struct fsm_ttl_event {
+    int kind;             /* FSM_TTL_KV or FSM_TTL_LOCK */
+    int op;               /* FSM_TTL_ARM or FSM_TTL_DISARM */
+    kbytes name;          /* borrowed for the duration of the call */
+    int64_t generation;
+    int64_t ttl_ms;       /* for ARM */
+} fsm_ttl_event;
+typedef void (*fsm_ttl_hook)(void *arg, const fsm_ttl_event *ev);
+
+/* Opens (creating if needed) the state database at path. */
+int fsm_open(const char *path, const fsm_options *opts, fsm **out);
+void fsm_close(fsm *f);
+void fsm_set_ttl_hook(fsm *f, fsm_ttl_hook hook, void *arg);
+
+uint64_t fsm_applied_index(const fsm *f);
+int64_t fsm_current_revision(const fsm *f);
+
+/* Applies entries[0..n) in one transaction; results[i] is the outcome of
+ * entries[i] (results may be NULL when nobody waits for them). Entries at or
+ * below the applied index are skipped (idempotent replay). Returns 0, or
+ * KAHUNA_EIO when the transaction failed: the node must stop (fail-stop),
+ * since a half-known state must never answer. */
+int fsm_apply_batch(fsm *f, const fsm_entry *entries, size_t n, fsm_result *results);
+
+/* Calls hook(ARM) for every key and lock that has a TTL: used at start-up
+ * and when a node becomes leader, to restart every TTL in full. */
+int fsm_foreach_ttl(fsm *f, fsm_ttl_hook hook, void *arg);
+
+/* Periodic housekeeping outside apply's hot path: checkpoints the WAL so
+ * everything applied so far is durable in the database file. Afterwards
+ * fsm_durable_index() tells up to which log index the log may be compacted. */
+int fsm_checkpoint(fsm *f);
+uint64_t fsm_durable_index(const fsm *f);
+
+/* ---- reads ---- */
+
+int fsm_reader_open(const char *path, fsm_reader **out);
+void fsm_reader_close(fsm_reader *r);
+
+typedef struct kv_record {
+    kbuf key;
+    kbuf value;
+    int64_t revision;         /* revision of the key's last write */
+    int64_t create_revision;
+    int64_t version;
+    int64_t ttl_ms;           /* TTL granted at the last write/PATCH (0 = none); the remaining time is leases' business */
+    int deleted;              /* history items only */
+} kv_record;
+void kv_record_free(kv_record *r);
+
+/* at_revision 0 = latest. ENOTFOUND when absent (or deleted at that
+ * revision), ECOMPACTED when at_revision is older than the kept history,
+ * EBADREQ when at_revision is in the future. */
+int fsm_kv_get(fsm_reader *r, kbytes key, int64_t at_revision, kv_record *out);
+
+typedef struct kv_list {
+    kv_record *items;
+    size_t n;
+    int more;
+} kv_list;
+void kv_list_free(kv_list *l);
+
+/* Keys with the given prefix (may be empty), strictly after `after` (empty:
+ * from the start), ordered bytewise, at most limit (1..10000). keys_only
+ * leaves values empty. */
+int fsm_kv_list(fsm_reader *r, kbytes prefix, kbytes after, size_t limit, int keys_only, kv_list *out);
+
+/* The kept versions of key, newest first (deleted ones with deleted = 1).
+ * ENOTFOUND when the key never had a kept version. */
+int fsm_kv_history(fsm_reader *r, kbytes key, kv_list *out);
+
+typedef struct lock_record {
+    kbuf name;
+    kbuf owner;
+    int64_t token;
+    int64_t ttl_ms;           /* TTL granted at the last acquire/extend */
+} lock_record;
+void lock_record_free(lock_record *r);
+
+/* ENOTFOUND when the lock is free. */
+int fsm_lock_get(fsm_reader *r, kbytes name, lock_record *out);
+
+typedef struct lock_list {
+    lock_record *items;
+    size_t n;
+    int more;
+} lock_list;
+void lock_list_free(lock_list *l);
+int fsm_lock_list(fsm_reader *r, kbytes prefix, kbytes after, size_t limit, lock_list *out);
+
+typedef struct seq_record {
+    kbuf name;
+    int64_t value;            /* last value handed out (0 before the first) */
+} seq_record;
+void seq_record_free(seq_record *r);
+int fsm_seq_get(fsm_reader *r, kbytes name, seq_record *out);
+
+typedef struct seq_list {
+    seq_record *items;
+    size_t n;
+    int more;
+} seq_list;
+void seq_list_free(seq_list *l);
+int fsm_seq_list(fsm_reader *r, kbytes prefix, kbytes after, size_t limit, seq_list *out);
+
+/* Store-wide figures for /metrics and DBSIZE: current revision, key count. */
+int fsm_reader_stats(fsm_reader *r, int64_t *revision, int64_t *keys);
+
+#endif

@@ -36,10 +36,14 @@ typedef struct node_config {
  * in full, and starts the node thread. */
 int node_start(const node_config *cfg, node **out);
 
-/* Stops taking requests (new ones get KAHUNA_ESHUTDOWN), finishes the
- * batch in flight (every acknowledged write is durable), answers queued
- * requests, joins the thread and frees the node. */
+/* Stops taking requests (new ones get KAHUNA_ESHUTDOWN at once), finishes
+ * the batch in flight (every acknowledged write is durable), answers every
+ * queued or waiting request (KAHUNA_ESHUTDOWN), and joins the node thread.
+ * The node stays valid for node_reader / node_get_status until node_free,
+ * so the HTTP server can finish its responses in between. */
 void node_stop(node *n);
+/* Frees a stopped node (calls node_stop if needed). */
+void node_free(node *n);
 
 /* Outcome of a proposal. res is valid only during the call. status
  * KAHUNA_ESHUTDOWN / KAHUNA_EUNAVAILABLE mean it was not applied;

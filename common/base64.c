@@ -58,8 +58,12 @@ int base64_decode(const char *src, size_t n, kbuf *out)
         int pad1 = last && !pad2 && src[i + 3] == '=';
         int c = pad2 ? 0 : b64val(src[i + 2]);
         int d = (pad1 || pad2) ? 0 : b64val(src[i + 3]);
-        if (a < 0 || b < 0 || c < 0 || d < 0) {
+        /* Strict: the bits after the last byte must be zero, so that each
+         * value has exactly one spelling ("Zh==" is not another "f"). */
+        int stray = (pad2 && b >= 0 && (b & 15)) || (pad1 && c >= 0 && (c & 3));
+        if (a < 0 || b < 0 || c < 0 || d < 0 || stray) {
             out->len = start;
+            out->data[start] = '\0';
             return KAHUNA_EBADREQ;
         }
         uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;

@@ -41,6 +41,8 @@ void log_msg(enum log_level level, const char *subsystem, const char *fmt, ...)
                      tm.tm_sec, ts.tv_nsec / 1000000, names[level], subsystem);
     if (n < 0)
         return;
+    if ((size_t)n > sizeof line / 2)
+        n = (int)(sizeof line / 2); /* a huge subsystem name is cut, never overrun */
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

@@ -15,14 +15,18 @@ int pct_decode(const char *src, size_t n, int plus_is_space, kbuf *out)
     int rc = kbuf_reserve(out, n);
     if (rc)
         return rc;
+    size_t start = out->len;
     for (size_t i = 0; i < n; i++) {
         char c = src[i];
         if (c == '%') {
-            if (n - i < 3)
+            int hi = n - i < 3 ? -1 : hexval(src[i + 1]);
+            int lo = n - i < 3 ? -1 : hexval(src[i + 2]);
+            if (hi < 0 || lo < 0) {
+                /* a rejected decode leaves out as it was */
+                out->len = start;
+                out->data[start] = '\0';
                 return KAHUNA_EBADREQ;
-            int hi = hexval(src[i + 1]), lo = hexval(src[i + 2]);
-            if (hi < 0 || lo < 0)
-                return KAHUNA_EBADREQ;
+            }
             out->data[out->len++] = (uint8_t)(hi * 16 + lo);
             i += 2;
         } else if (c == '+' && plus_is_space) {

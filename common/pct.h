@@ -6,7 +6,8 @@
 
 /* Decodes %XX escapes of src[0..n) into out (appended). When plus_is_space
  * is set ('+' in a query string) '+' becomes ' '. Returns 0, or
- * KAHUNA_EBADREQ on a truncated or non-hex escape, or KAHUNA_ENOMEM. */
+ * KAHUNA_EBADREQ on a truncated or non-hex escape (out is then left as it
+ * was), or KAHUNA_ENOMEM. */
 int pct_decode(const char *src, size_t n, int plus_is_space, kbuf *out);
 
 /* Appends src percent-encoded for use in a URL path: unreserved characters

@@ -38,8 +38,42 @@ typedef enum cmd_type {
     CMD_SEQ_NEXT = 9,      /* key = name, num = count, aux = idempotency key (may be empty), now_ms */
     CMD_SEQ_SET = 10,      /* key = name, num = value, flags & CMD_F_FORCE */
     CMD_SEQ_DELETE = 11,   /* key = name */
+    /* Read-modify-write commands of the RESP listener (fsm/strings.c). A
+     * value change keeps the key's TTL unless the command says otherwise,
+     * as in Redis. Results: fsm_result.found (the key existed), .value,
+     * .data (returned bytes). */
+    CMD_KV_SET = 12,       /* SET with GET/KEEPTTL, GETSET: key, value, ttl_ms, flags IF_NOT_EXISTS|
+                            * IF_EXISTS|KEEPTTL|RETURN; data = the old value (RETURN); ECONDITION when
+                            * NX/XX refused (the old value is still returned) */
+    CMD_KV_GETDEL = 13,    /* key; data = the value; ENOTFOUND */
+    CMD_KV_TTL_IF = 14,    /* key, ttl_ms (> 0 sets, 0 removes, -1 deletes the key), flags IF_HAS_TTL|
+                            * IF_NO_TTL|IF_REVISION|RETURN; ENOTFOUND, ECONDITION; data = value (RETURN) */
+    CMD_KV_INCR = 15,      /* key, num = increment; value = the new value; ERANGE (res.last says why) */
+    CMD_KV_INCRBYFLOAT = 16, /* key, value = the increment as text; data = the new value as text */
+    CMD_KV_APPEND = 17,    /* key, value; value = the new length; ETOOLARGE */
+    CMD_KV_SETRANGE = 18,  /* key, value, num = offset; value = the new length; ETOOLARGE */
+    CMD_KV_SETBIT = 19,    /* key, num = bit offset, flags & BIT = the bit; value = the old bit */
+    CMD_KV_BITOP = 20,     /* key = destination, num = CMD_BITOP_*, aux = source keys (cmd_list_*);
+                            * value = the destination's length (0: deleted) */
+    CMD_KV_COPY = 21,      /* key = source, aux = destination, flags REPLACE|MOVE (RENAME); the copy
+                            * keeps the source's TTL; ENOTFOUND (no source), ECONDITION (the
+                            * destination exists and no REPLACE, or source = destination) */
+    CMD_KV_FLUSH = 22,     /* deletes every key; value = how many */
+    CMD_TXN = 23,          /* aux = watches then sub-commands (cmd_txn_*): applied all together, or
+                            * none (ECONDITION) when a watched key changed; data = the sub-results */
+    CMD_KV_GET = 24,       /* key; data = the value, found, revision, ttl_ms: a read inside CMD_TXN */
     CMD_TYPE_MAX_ = 64     /* tags below this are reserved for future commands */
 } cmd_type;
+
+/* CMD_KV_BITOP operations */
+#define CMD_BITOP_AND 1
+#define CMD_BITOP_OR 2
+#define CMD_BITOP_XOR 3
+#define CMD_BITOP_NOT 4
+
+/* Most bytes of the aux field of BITOP and TXN (a transaction: its
+ * sub-commands and watches together). */
+#define KAHUNA_MAX_TXN (8 * 1024 * 1024)
 
 /* flags */
 #define CMD_F_IF_NOT_EXISTS 0x01u
@@ -47,6 +81,14 @@ typedef enum cmd_type {
 #define CMD_F_IF_REVISION 0x04u
 #define CMD_F_IF_VALUE 0x08u
 #define CMD_F_FORCE 0x10u
+/* flags of the RESP read-modify-write commands */
+#define CMD_F_KEEPTTL 0x20u      /* KV_SET: keep the key's TTL */
+#define CMD_F_RETURN 0x40u       /* KV_SET, KV_TTL_IF: return the (old) value in data */
+#define CMD_F_IF_HAS_TTL 0x80u   /* KV_TTL_IF: only when the key has a TTL */
+#define CMD_F_IF_NO_TTL 0x100u   /* KV_TTL_IF: only when the key has none */
+#define CMD_F_BIT 0x200u         /* KV_SETBIT: the bit to set is 1 */
+#define CMD_F_REPLACE 0x400u     /* KV_COPY: overwrite the destination */
+#define CMD_F_MOVE 0x800u        /* KV_COPY: delete the source (RENAME) */
 
 /* A decoded command. Byte fields borrow memory: from the caller when it
  * builds a command, from the entry buffer after cmd_decode. */
@@ -79,5 +121,34 @@ int cmd_validate(const command *cmd);
 
 /* "kv_put", "lock_acquire", ...: for logs and metrics. */
 const char *cmd_type_name(uint8_t type);
+
+/* Lists of byte strings inside a field (BITOP's source keys): each item is
+ * a varint length and its bytes. cmd_list_add appends one; cmd_list_next
+ * reads the item at *off (0, KAHUNA_ENOTFOUND at the end, KAHUNA_EBADREQ
+ * when malformed). */
+int cmd_list_add(kbuf *out, kbytes item);
+int cmd_list_next(kbytes list, size_t *off, kbytes *item);
+
+/* CMD_TXN's aux: a varint count of watches, each a key (list item) and a
+ * zigzag varint revision (0: the key must be absent), then the sub-commands
+ * until the end, each an encoded command as a list item. Build with
+ * cmd_txn_begin(count of watches), cmd_txn_watch (that many times), then
+ * cmd_txn_add; read with cmd_txn_open, cmd_txn_next_watch,
+ * cmd_txn_next_command. Sub-commands may be any command but NOOP, the
+ * *_EXPIRE commands and TXN itself. */
+int cmd_txn_begin(kbuf *out, size_t nwatches);
+int cmd_txn_watch(kbuf *out, kbytes key, int64_t revision);
+int cmd_txn_add(kbuf *out, const command *sub);
+typedef struct cmd_txn_reader {
+    kbytes aux;
+    size_t off;
+    size_t watches_left;
+} cmd_txn_reader;
+int cmd_txn_open(kbytes aux, cmd_txn_reader *r);
+/* 0 with a watch, KAHUNA_ENOTFOUND when the watches are done */
+int cmd_txn_next_watch(cmd_txn_reader *r, kbytes *key, int64_t *revision);
+/* 0 with a decoded sub-command (pointing into aux), KAHUNA_ENOTFOUND at the
+ * end; call after every watch was read */
+int cmd_txn_next_command(cmd_txn_reader *r, command *sub);
 
 #endif

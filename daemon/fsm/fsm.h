@@ -63,7 +63,24 @@ typedef struct fsm_result {
     int64_t value;            /* sequences: first value handed out, or current value */
     int64_t last;             /* sequences: last value handed out by this call */
     char *owner;              /* locks: the owner (holder on ELOCKHELD); malloc'd, freed by fsm_result_clear */
+    /* Added for the RESP read-modify-write commands (strings.c): */
+    int found;                /* the key existed before the command */
+    kbuf data;                /* bytes the command returns: an old value (SET GET, GETDEL...), a
+                               * float as text (INCRBYFLOAT), a transaction's results (CMD_TXN,
+                               * read with fsm_txn_result_next); freed by fsm_result_clear */
 } fsm_result;
+
+/* For status KAHUNA_ERANGE from the string commands, fsm_result.last says
+ * which rule failed (the RESP edge picks Redis's message from it). */
+#define FSM_ERANGE_NOT_INTEGER 1  /* the value is not an integer (INCR...) */
+#define FSM_ERANGE_OVERFLOW 2     /* increment or decrement would overflow */
+#define FSM_ERANGE_NOT_FLOAT 3    /* the value or increment is not a valid float */
+#define FSM_ERANGE_NAN_INF 4      /* the result would be NaN or Infinity */
+
+/* Reads the next sub-result of a CMD_TXN result (res->data) at *off:
+ * fills out (its data stays empty) and points *data into enc. Returns 0,
+ * KAHUNA_ENOTFOUND at the end, KAHUNA_EBADREQ when enc is malformed. */
+int fsm_txn_result_next(kbytes enc, size_t *off, fsm_result *out, kbytes *data);
 
 void fsm_result_clear(fsm_result *r);
 
@@ -82,6 +99,14 @@ typedef struct fsm_ttl_event {
     kbytes name;          /* borrowed for the duration of the call */
     int64_t generation;
     int64_t ttl_ms;       /* for ARM */
+    /* Added for value changes that keep a key's TTL (INCR, APPEND, SET
+     * KEEPTTL, RENAME...): when keep_generation != 0, the new lease keeps
+     * the deadline of the lease of (keep_name, keep_generation) if there is
+     * one (ttl_ms is the TTL to arm in full when there is none). A hook that
+     * ignores these fields arms ttl_ms in full: the TTL restarts, never ends
+     * early. */
+    kbytes keep_name;
+    int64_t keep_generation;
 } fsm_ttl_event;
 typedef void (*fsm_ttl_hook)(void *arg, const fsm_ttl_event *ev);
 
@@ -109,6 +134,32 @@ int fsm_foreach_ttl(fsm *f, fsm_ttl_hook hook, void *arg);
  * fsm_durable_index() tells up to which log index the log may be compacted. */
 int fsm_checkpoint(fsm *f);
 uint64_t fsm_durable_index(const fsm *f);
+
+/* Added for throughput: checkpoints on a thread of their own, so that
+ * apply never waits for one. The thread has its own connection to
+ * state.db; it checkpoints without blocking the writer (PASSIVE) every
+ * interval_ms and whenever the WAL has grown by a few MB, resets a WAL
+ * past FSM_WAL_RESTART_BYTES with a short RESTART right after a complete
+ * checkpoint, and truncates the WAL file when the writer is idle. It
+ * advances fsm_durable_index(), which any thread may read. Start it on
+ * the apply thread after fsm_open; fsm_close stops it. While it runs,
+ * fsm_checkpoint is not needed (it is harmless: a checkpoint already
+ * running makes it a no-op). Returns 0, KAHUNA_EIO or KAHUNA_ENOMEM. */
+#define FSM_WAL_RESTART_BYTES (32 * 1024 * 1024)
+int fsm_checkpointer_start(fsm *f, int interval_ms);
+/* Stops the thread, after the checkpoint in progress (idempotent). */
+void fsm_checkpointer_stop(fsm *f);
+
+/* What the checkpoint thread has done since fsm_checkpointer_start (for
+ * /metrics and tests); safe from any thread. */
+typedef struct fsm_checkpoint_stats {
+    uint64_t rounds;          /* checkpoint rounds run */
+    uint64_t complete;        /* rounds whose checkpoint covered the whole WAL */
+    uint64_t restarts;        /* WAL resets (RESTART or TRUNCATE checkpoints that succeeded) */
+    uint64_t wal_frames;      /* frames in the WAL after the writer's last commit */
+    int64_t max_block_us;     /* longest RESTART/TRUNCATE (the writer may wait that long) */
+} fsm_checkpoint_stats;
+void fsm_checkpoint_stats_get(fsm *f, fsm_checkpoint_stats *out);
 
 /* ---- reads ---- */
 
@@ -183,5 +234,12 @@ int fsm_seq_list(fsm_reader *r, kbytes prefix, kbytes after, size_t limit, seq_l
 
 /* Store-wide figures for /metrics and DBSIZE: current revision, key count. */
 int fsm_reader_stats(fsm_reader *r, int64_t *revision, int64_t *keys);
+
+/* Added for the RESP listener: one read snapshot over several reads (the
+ * batch of reads one read barrier released), so that they share one SQLite
+ * read transaction instead of taking and dropping the lock per statement.
+ * Nests with the reader's own transactions. Both return 0 or KAHUNA_EIO. */
+int fsm_reader_begin(fsm_reader *r);
+int fsm_reader_end(fsm_reader *r);
 
 #endif

@@ -36,6 +36,11 @@ typedef struct node_config {
  * in full, and starts the node thread. */
 int node_start(const node_config *cfg, node **out);
 
+/* Added for kahunad's start-up message: the node id the data dir belongs to
+ * (after node_start returned KAHUNA_EMISMATCH), in a malloc'd *owner that
+ * the caller frees. KAHUNA_ENOTFOUND / KAHUNA_EIO when it cannot tell. */
+int node_data_dir_owner(const char *data_dir, char **owner);
+
 /* Stops taking requests (new ones get KAHUNA_ESHUTDOWN at once), finishes
  * the batch in flight (every acknowledged write is durable), answers every
  * queued or waiting request (KAHUNA_ESHUTDOWN), and joins the node thread.
@@ -71,7 +76,7 @@ typedef void (*node_read_fn)(void *arg, int status);
 void node_read_barrier(node *n, node_read_fn done, void *arg);
 
 /* This thread's read-only connection to the state database (opened on
- * first use, closed at thread exit or node_stop). NULL on failure. */
+ * first use, closed at thread exit or node_free). NULL on failure. */
 fsm_reader *node_reader(node *n);
 
 /* Remaining TTL in ms of a key (kind FSM_TTL_KV, generation = the key's

@@ -37,6 +37,11 @@ typedef struct raftlog_hardstate {
 int raftlog_open(const char *path, const char *node_id, raftlog **out);
 void raftlog_close(raftlog *l);
 
+/* Added for kahunad's start-up message: the node id that the raft.db at
+ * path belongs to, in a malloc'd *out (caller frees). KAHUNA_ENOTFOUND when
+ * the file records none, KAHUNA_EIO when it cannot be read. Read-only. */
+int raftlog_read_node_id(const char *path, char **out);
+
 /* Appends entries (indexes must follow last_index, or start at or below it,
  * in which case the conflicting suffix is replaced in the same transaction).
  * Durable on return. */

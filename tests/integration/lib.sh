@@ -15,6 +15,9 @@ PASSES=0
 
 cleanup() {
     local pid
+    # Only the test's own shell cleans up: a background job killed before
+    # it has exec'd (a forked copy of this shell) runs this trap too.
+    [ "${BASHPID:-$$}" = "$$" ] || return 0
     for pid in "${KPIDS[@]}"; do
         kill -CONT "$pid" 2>/dev/null
         kill -TERM "$pid" 2>/dev/null
@@ -45,7 +48,9 @@ port_in_use() {
 free_port() {
     local p
     while :; do
-        p=$((20000 + RANDOM % 40000))
+        # Below Linux's ephemeral range (32768-60999), so no client socket
+        # of this or a concurrent test can hold the port we pick.
+        p=$((10240 + ${SRANDOM:-$RANDOM} % 22000))
         port_in_use "$p" || { echo "$p"; return; }
     done
 }

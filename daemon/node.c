@@ -59,7 +59,7 @@
 #define NODE_EXPIRE_MAX 1024            /* expire commands per turn */
 #define NODE_REPLAY_BYTES (8u << 20)
 #define NODE_COMPACT_INTERVAL_MS 1000
-#define NODE_COMPACT_CHUNK 2048         /* log entries dropped per raft.db transaction */
+#define NODE_COMPACT_CHUNK 1024         /* log entries dropped per raft.db transaction */
 #define NODE_CHECKPOINT_INTERVAL_MS 1000 /* state.db checkpoints (also every few MB of WAL) */
 #define NODE_LOG_KEEP 10000
 #define NODE_ALIVE_POLL_MS 100
@@ -1051,7 +1051,7 @@ int node_start(const node_config *cfg, node **out)
     }
     /* from here the fsm's writer belongs to this thread, then (after
      * pthread_create) to the node thread */
-    if ((rc = fsm_checkpointer_start(n->fsm, NODE_CHECKPOINT_INTERVAL_MS)) != 0)
+    if ((rc = fsm_checkpointer_start(n->fsm, NODE_CHECKPOINT_INTERVAL_MS, 0)) != 0)
         goto fail;
     if ((rc = replay(n)) != 0 || (rc = take_term(n)) != 0)
         goto fail;

@@ -45,13 +45,15 @@
  *
  * Checkpoint thread. It checkpoints on its own connection so that apply
  * never waits: PASSIVE (copies what no reader pins; takes no lock the
- * writer needs) every interval and whenever the WAL grew by
- * FSM_CKPT_KICK_BYTES (the writer's WAL hook wakes it). Under a steady
+ * writer needs) every interval and whenever the WAL grew by a quarter of
+ * the restart size (the writer's WAL hook wakes it). Under a steady
  * write load a PASSIVE checkpoint never ends with the whole WAL copied at
  * the moment the writer starts its next transaction, so SQLite never
- * restarts the WAL and it would grow without bound: once it is past
- * FSM_WAL_RESTART_BYTES, right after PASSIVE passes have brought the
- * uncopied rest down to little, the thread runs a RESTART checkpoint, which
+ * restarts the WAL and it would grow without bound: once it is past the
+ * restart size (FSM_WAL_RESTART_BYTES), right after PASSIVE passes have
+ * brought the uncopied rest down to little (at once past twice that size:
+ * a writer faster than the copying, as in a replay), the thread runs a
+ * RESTART checkpoint, which
  * holds the write lock while it copies that rest and waits (at most
  * FSM_CKPT_BUSY_MS) for readers of the old WAL, so the writer's next
  * transaction starts the WAL over. When the writer has been idle for a
@@ -624,6 +626,8 @@ static int apply_entry(fsm *f, const fsm_entry *e, fsm_result *res)
     }
 }
 
+static void ckpt_yield(fsm *f);
+
 int fsm_apply_batch(fsm *f, const fsm_entry *entries, size_t n, fsm_result *results)
 {
     if (results)
@@ -652,6 +656,7 @@ int fsm_apply_batch(fsm *f, const fsm_entry *entries, size_t n, fsm_result *resu
     const int64_t old_revision = f->revision, old_count = f->kv_count;
     fsm_result scratch;
     memset(&scratch, 0, sizeof scratch);
+    ckpt_yield(f);
     int rc = fsm_exec(f->st[W_BEGIN]);
     for (size_t i = 0; i < n && !rc; i++) {
         const fsm_entry *e = &entries[i];
@@ -719,7 +724,6 @@ int fsm_foreach_ttl(fsm *f, fsm_ttl_hook hook, void *arg)
  * The rule and the thread's policy are at the top of the file; ckpt_run is
  * the one place that turns a checkpoint into a durable index. */
 
-#define FSM_CKPT_KICK_BYTES (8 * 1024 * 1024) /* WAL growth that wakes the thread early */
 #define FSM_CKPT_BUSY_MS 20                   /* longest lock wait of a RESTART / TRUNCATE */
 #define FSM_CKPT_SETTLE_PASSES 4              /* PASSIVE passes at most before a RESTART */
 
@@ -735,6 +739,7 @@ typedef struct fsm_ckpt {
     int interval_ms;
     int64_t kick_frames, restart_frames;
     atomic_int kicked;             /* the writer asked for a round */
+    atomic_int wants_lock;         /* a RESTART/TRUNCATE waits for the write lock */
     _Atomic uint64_t written;      /* WAL frames the writer committed, in all */
     _Atomic uint64_t kick_base;    /* `written` when the last round started */
     int w_last;                    /* writer only: WAL frames after its previous commit */
@@ -790,8 +795,8 @@ int fsm_checkpoint(fsm *f)
 }
 
 /* The writer's WAL hook (on the apply thread, after each commit): counts
- * the frames written and wakes the thread once FSM_CKPT_KICK_BYTES more
- * are there. */
+ * the frames written and wakes the thread once a quarter of the restart
+ * size more are there. */
 static int ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     (void)db;
@@ -824,6 +829,22 @@ static void ckpt_presync(sqlite3 *db, int op)
         (void)fp->pMethods->xSync(fp, SQLITE_SYNC_NORMAL);
 }
 
+/* The writer, before each batch: while a RESTART/TRUNCATE waits for the
+ * write lock, it lets it have it (SQLite's locks are not fair: a writer
+ * that commits back to back, as in a replay, would leave it no gap). It
+ * would wait for that checkpoint anyway; at most 2 x FSM_CKPT_BUSY_MS. */
+static void ckpt_yield(fsm *f)
+{
+    fsm_ckpt *c = f->ckpt;
+    if (!c || !atomic_load_explicit(&c->wants_lock, memory_order_relaxed))
+        return;
+    int64_t until = clock_mono_us() + 2000 * FSM_CKPT_BUSY_MS;
+    while (atomic_load(&c->wants_lock) && clock_mono_us() < until) {
+        struct timespec ts = {0, 50 * 1000L};
+        (void)nanosleep(&ts, NULL);
+    }
+}
+
 /* A RESTART or TRUNCATE: holds the writer off while it runs. */
 static void ckpt_reset(fsm_ckpt *c, int mode)
 {
@@ -831,7 +852,9 @@ static void ckpt_reset(fsm_ckpt *c, int mode)
     ckpt_presync(c->db, SQLITE_FCNTL_FILE_POINTER);
     int64_t t0 = clock_mono_us();
     int frames = -1, complete = 0;
+    atomic_store(&c->wants_lock, 1);
     int rc = ckpt_run(c->f, c->db, mode, &frames, &complete);
+    atomic_store(&c->wants_lock, 0);
     int64_t took = clock_mono_us() - t0;
     if (took > atomic_load(&c->max_block_us))
         atomic_store(&c->max_block_us, took);
@@ -872,11 +895,11 @@ static void ckpt_round(fsm_ckpt *c)
     if (frames >= c->restart_frames) {
         /* Copy what the writer added meanwhile until little is left, so
          * that the RESTART holds the writer off only briefly. */
-        for (int i = 0; i < FSM_CKPT_SETTLE_PASSES; i++) {
+        for (int i = 0; i < FSM_CKPT_SETTLE_PASSES && frames < 2 * c->restart_frames; i++) {
             int before = frames;
             if (ckpt_run(f, c->db, SQLITE_CHECKPOINT_PASSIVE, &frames, &complete) != 0)
                 return;
-            if (frames >= before && frames - before < c->kick_frames / 4)
+            if (frames >= before && frames - before < c->restart_frames / 16)
                 break;
         }
         if (frames >= c->restart_frames && (complete || frames >= 2 * c->restart_frames))
@@ -924,7 +947,7 @@ static void ckpt_free(fsm_ckpt *c)
     free(c);
 }
 
-int fsm_checkpointer_start(fsm *f, int interval_ms)
+int fsm_checkpointer_start(fsm *f, int interval_ms, int64_t wal_restart_bytes)
 {
     if (f->ckpt)
         return 0;
@@ -966,8 +989,10 @@ int fsm_checkpointer_start(fsm *f, int interval_ms)
     }
     if (page < 512)
         page = 4096;
-    c->kick_frames = FSM_CKPT_KICK_BYTES / page;
-    c->restart_frames = FSM_WAL_RESTART_BYTES / page;
+    if (wal_restart_bytes <= 0)
+        wal_restart_bytes = FSM_WAL_RESTART_BYTES;
+    c->restart_frames = wal_restart_bytes / page > 16 ? wal_restart_bytes / page : 16;
+    c->kick_frames = c->restart_frames / 4;
     f->ckpt = c;
     (void)sqlite3_wal_hook(f->db, ckpt_wal_hook, f);
     if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {

@@ -138,25 +138,27 @@ uint64_t fsm_durable_index(const fsm *f);
 /* Added for throughput: checkpoints on a thread of their own, so that
  * apply never waits for one. The thread has its own connection to
  * state.db; it checkpoints without blocking the writer (PASSIVE) every
- * interval_ms and whenever the WAL has grown by a few MB, resets a WAL
- * past FSM_WAL_RESTART_BYTES with a short RESTART right after a complete
- * checkpoint, and truncates the WAL file when the writer is idle. It
- * advances fsm_durable_index(), which any thread may read. Start it on
- * the apply thread after fsm_open; fsm_close stops it. While it runs,
- * fsm_checkpoint is not needed (it is harmless: a checkpoint already
- * running makes it a no-op). Returns 0, KAHUNA_EIO or KAHUNA_ENOMEM. */
+ * interval_ms and whenever the WAL has grown by wal_restart_bytes / 4,
+ * resets a WAL past wal_restart_bytes (0: FSM_WAL_RESTART_BYTES) with a
+ * short RESTART right after a complete checkpoint, and truncates the WAL
+ * file when the writer is idle. It advances fsm_durable_index(), which any
+ * thread may read. Start and stop it on the apply thread (or while no
+ * apply runs): start after fsm_open; fsm_close stops it. While it runs,
+ * fsm_checkpoint is not needed (it is harmless: with a checkpoint already
+ * running it does nothing). Returns 0, KAHUNA_EIO or KAHUNA_ENOMEM. */
 #define FSM_WAL_RESTART_BYTES (32 * 1024 * 1024)
-int fsm_checkpointer_start(fsm *f, int interval_ms);
+int fsm_checkpointer_start(fsm *f, int interval_ms, int64_t wal_restart_bytes);
 /* Stops the thread, after the checkpoint in progress (idempotent). */
 void fsm_checkpointer_stop(fsm *f);
 
 /* What the checkpoint thread has done since fsm_checkpointer_start (for
- * /metrics and tests); safe from any thread. */
+ * /metrics and tests; all zero when it does not run). Safe from any thread
+ * between fsm_checkpointer_start and fsm_checkpointer_stop / fsm_close. */
 typedef struct fsm_checkpoint_stats {
     uint64_t rounds;          /* checkpoint rounds run */
     uint64_t complete;        /* rounds whose checkpoint covered the whole WAL */
     uint64_t restarts;        /* WAL resets (RESTART or TRUNCATE checkpoints that succeeded) */
-    uint64_t wal_frames;      /* frames in the WAL after the writer's last commit */
+    uint64_t wal_frames;      /* frames in the WAL after the writer's last commit (while it runs) */
     int64_t max_block_us;     /* longest RESTART/TRUNCATE (the writer may wait that long) */
 } fsm_checkpoint_stats;
 void fsm_checkpoint_stats_get(fsm *f, fsm_checkpoint_stats *out);

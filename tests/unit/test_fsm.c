@@ -5,11 +5,17 @@
  * rules of each data type are in test_fsm_kv.c, test_fsm_locks.c and
  * test_fsm_seq.c. */
 #include <check.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "errors.h"
 #include "fsm_fixture.h"
 
@@ -588,6 +594,273 @@ START_TEST(test_state_db_uses_wal_mode)
 }
 END_TEST
 
+/* ------------------------------------------------ the checkpoint thread */
+
+/* Polls cond every ms for up to 10 s. */
+#define WAIT_UNTIL(cond)                                                    \
+    do {                                                                    \
+        int64_t wait_end_ = clock_mono_ms() + 10000;                        \
+        while (!(cond) && clock_mono_ms() < wait_end_) {                    \
+            struct timespec ts_ = {0, 1000000L};                            \
+            nanosleep(&ts_, NULL);                                          \
+        }                                                                   \
+        ck_assert_msg((cond), "timed out waiting for: %s", #cond);          \
+    } while (0)
+
+static uint64_t ckpt_rounds(void)
+{
+    fsm_checkpoint_stats st;
+    fsm_checkpoint_stats_get(fx.f, &st);
+    return st.rounds;
+}
+
+static int64_t wal_size(void)
+{
+    char p[320];
+    snprintf(p, sizeof p, "%s-wal", fx.path);
+    struct stat st;
+    return stat(p, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
+/* The applied index that state.db's database file holds by itself (what a
+ * checkpoint copied there), read from a copy of the file without its WAL.
+ * Only checkpoints write that file, so stop the thread first. */
+static uint64_t applied_in_db_file(void)
+{
+    char copy[320];
+    snprintf(copy, sizeof copy, "%s/copy.db", fx.dir);
+    FILE *in = fopen(fx.path, "rb"), *out = fopen(copy, "wb");
+    ck_assert_ptr_nonnull(in);
+    ck_assert_ptr_nonnull(out);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    ck_assert_int_eq(fclose(out), 0);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_open(copy, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT applied_index FROM meta", -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    uint64_t applied = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    for (const char *sfx = ""; sfx; sfx = *sfx ? (sfx[1] == 'w' ? "-shm" : NULL) : "-wal") {
+        char p[330];
+        snprintf(p, sizeof p, "%s%s", copy, sfx);
+        unlink(p);
+    }
+    return applied;
+}
+
+/* Applies one batch of n fresh keys with values of vlen bytes. */
+static void put_batch(int n, size_t vlen)
+{
+    static char value[4096];
+    memset(value, 'v', sizeof value - 1);
+    value[vlen < sizeof value ? vlen : sizeof value - 1] = '\0';
+    fsm_entry es[64];
+    char keys[64][32];
+    ck_assert_int_le(n, 64);
+    uint64_t next = fsm_applied_index(fx.f) + 1;
+    for (int i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof keys[i], "k%d-%llu", i, (unsigned long long)next);
+        command c = fx_put(keys[i], value);
+        es[i] = fx_entry(next + (uint64_t)i, &c);
+    }
+    ck_assert_int_eq(fsm_apply_batch(fx.f, es, (size_t)n, NULL), 0);
+    for (int i = 0; i < n; i++)
+        fx_entry_free(&es[i]);
+}
+
+START_TEST(test_checkpoint_thread_makes_the_applied_index_durable)
+{
+    fx_put_rev("a", "1");
+    fx_put_rev("b", "2");
+    ck_assert_int_eq(fsm_checkpointer_start(fx.f, 10, 0), 0);
+    WAIT_UNTIL(fsm_durable_index(fx.f) == 2);
+    fx_put_rev("c", "3");
+    WAIT_UNTIL(fsm_durable_index(fx.f) == 3);
+    /* a checkpoint on the writer while the thread runs is harmless */
+    ck_assert_int_eq(fsm_checkpoint(fx.f), 0);
+    fsm_checkpointer_stop(fx.f);
+    fsm_checkpointer_stop(fx.f);
+    ck_assert_uint_eq(fsm_durable_index(fx.f), 3);
+}
+END_TEST
+
+START_TEST(test_checkpoint_thread_held_back_by_a_reader_keeps_the_durable_index)
+{
+    fx_put_rev("a", "1");
+    ck_assert_int_eq(fsm_checkpointer_start(fx.f, 10, 0), 0);
+    WAIT_UNTIL(fsm_durable_index(fx.f) == 1);
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(fx.path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "BEGIN; SELECT count(*) FROM kv;", NULL, NULL, NULL), SQLITE_OK);
+    fx_put_rev("b", "2");
+    fx_put_rev("c", "3");
+    uint64_t r0 = ckpt_rounds();
+    WAIT_UNTIL(ckpt_rounds() >= r0 + 3);
+    ck_assert_uint_eq(fsm_durable_index(fx.f), 1);
+    ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    WAIT_UNTIL(fsm_durable_index(fx.f) == 3);
+}
+END_TEST
+
+static uint64_t get_be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static size_t get_varint(const unsigned char *p, uint64_t *v)
+{
+    *v = 0;
+    for (size_t i = 0; i < 8; i++) {
+        *v = *v << 7 | (p[i] & 0x7f);
+        if (!(p[i] & 0x80))
+            return i + 1;
+    }
+    *v = *v << 8 | p[8];
+    return 9;
+}
+
+/* Reads meta.applied_index from the database file's own page (root page
+ * 2: meta is the first table of the schema) while checkpoints may write
+ * the file: a page read twice alike is taken as whole. 0 when the file
+ * does not hold the page yet. */
+static uint64_t applied_in_db_page(void)
+{
+    static unsigned char a[65536], b[65536];
+    FILE *fp = fopen(fx.path, "rb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_uint_eq(fread(a, 1, 100, fp), 100);
+    size_t psz = (size_t)get_be(a + 16, 2);
+    if (psz == 1)
+        psz = 65536;
+    size_t got = 0;
+    for (int tries = 0;; tries++) {
+        ck_assert_int_lt(tries, 1000);
+        ck_assert_int_eq(fseek(fp, (long)psz, SEEK_SET), 0);
+        got = fread(a, 1, psz, fp);
+        ck_assert_int_eq(fseek(fp, (long)psz, SEEK_SET), 0);
+        if (fread(b, 1, psz, fp) == got && memcmp(a, b, got) == 0)
+            break;
+    }
+    fclose(fp);
+    if (got < psz)
+        return 0;
+    ck_assert_uint_eq(a[0], 0x0d);                     /* a table leaf */
+    ck_assert_uint_eq(get_be(a + 3, 2), 1);            /* one row */
+    const unsigned char *cell = a + get_be(a + 8, 2);
+    uint64_t len, rowid, hdr, t_id, t_applied;
+    cell += get_varint(cell, &len);
+    cell += get_varint(cell, &rowid);
+    const unsigned char *rec = cell;
+    size_t h = get_varint(rec, &hdr);
+    h += get_varint(rec + h, &t_id);
+    get_varint(rec + h, &t_applied);
+    ck_assert_uint_eq(t_id, 0);                        /* id is the rowid */
+    static const int size[] = {0, 1, 2, 3, 4, 6, 8};
+    ck_assert(t_applied <= 6 || t_applied == 8 || t_applied == 9);
+    if (t_applied >= 8)
+        return t_applied - 8;
+    return get_be(rec + hdr, size[t_applied]);         /* applied_index >= 0 */
+}
+
+static atomic_int writer_done;
+
+static void *busy_writer(void *arg)
+{
+    (void)arg;
+    for (int b = 0; b < 300; b++)
+        put_batch(64, 100 + (size_t)(b % 7) * 100);
+    atomic_store(&writer_done, 1);
+    return NULL;
+}
+
+/* The rule at the top of fsm.c: the durable index never passes what a
+ * checkpoint copied into the database file, also while the writer commits
+ * during checkpoints (and the WAL is reset under it). */
+START_TEST(test_durable_index_never_passes_what_a_checkpoint_covered)
+{
+    fsm_set_ttl_hook(fx.f, NULL, NULL);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_open(fx.path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT rootpage FROM sqlite_schema WHERE name = 'meta'",
+                                        -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    ck_assert_int_eq(fsm_checkpointer_start(fx.f, 1, 256 * 1024), 0);
+    pthread_t w;
+    atomic_store(&writer_done, 0);
+    ck_assert_int_eq(pthread_create(&w, NULL, busy_writer, NULL), 0);
+    uint64_t last = 0, checks = 0;
+    while (!atomic_load(&writer_done)) {
+        uint64_t durable = fsm_durable_index(fx.f);   /* first the index, then the file */
+        uint64_t in_file = applied_in_db_page();
+        ck_assert_msg(in_file >= durable, "durable index %llu, database file at %llu",
+                      (unsigned long long)durable, (unsigned long long)in_file);
+        ck_assert_uint_ge(durable, last);
+        last = durable;
+        checks++;
+    }
+    ck_assert_int_eq(pthread_join(w, NULL), 0);
+    ck_assert_uint_gt(checks, 0);
+    ck_assert_uint_le(fsm_durable_index(fx.f), fsm_applied_index(fx.f));
+    /* the whole file, once it holds still */
+    fsm_checkpointer_stop(fx.f);
+    ck_assert_uint_ge(applied_in_db_file(), fsm_durable_index(fx.f));
+    /* and a plain checkpoint on the writer */
+    ck_assert_int_eq(fsm_checkpoint(fx.f), 0);
+    ck_assert_uint_eq(fsm_durable_index(fx.f), fsm_applied_index(fx.f));
+    ck_assert_uint_eq(applied_in_db_file(), fsm_applied_index(fx.f));
+    ck_assert_uint_eq(applied_in_db_page(), fsm_applied_index(fx.f));
+}
+END_TEST
+
+START_TEST(test_checkpoint_thread_resets_a_wal_past_the_restart_size)
+{
+    const int64_t restart = 1024 * 1024;
+    fsm_set_ttl_hook(fx.f, NULL, NULL);
+    ck_assert_int_eq(fsm_checkpointer_start(fx.f, 1000, restart), 0);
+    /* 64 fresh keys of 500-byte values: some 500 kB of WAL per batch
+     * (two b-tree leaves a key), 100 MB in all */
+    for (int b = 0; b < 200; b++)
+        put_batch(64, 500);
+    fsm_checkpoint_stats st;
+    fsm_checkpoint_stats_get(fx.f, &st);
+    fsm_checkpointer_stop(fx.f);
+    ck_assert_uint_gt(st.restarts, 0);
+    /* the WAL file was used over and over: without resets it would hold
+     * all of the 100 MB */
+    ck_assert_int_lt(wal_size(), 40 * restart);
+}
+END_TEST
+
+START_TEST(test_checkpoint_thread_truncates_the_wal_when_the_writer_is_idle)
+{
+    fsm_set_ttl_hook(fx.f, NULL, NULL);
+    ck_assert_int_eq(fsm_checkpointer_start(fx.f, 5, 0), 0);
+    for (int b = 0; b < 20; b++)
+        put_batch(64, 500);
+    ck_assert_int_gt(wal_size(), 0);
+    WAIT_UNTIL(wal_size() == 0);
+    ck_assert_uint_eq(fsm_durable_index(fx.f), fsm_applied_index(fx.f));
+    /* and the writer goes on after it */
+    put_batch(3, 10);
+    WAIT_UNTIL(fsm_durable_index(fx.f) == fsm_applied_index(fx.f));
+}
+END_TEST
+
 /* -------------------------------------------------------------- readers */
 
 START_TEST(test_reader_stats_report_revision_and_key_count)
@@ -712,6 +985,16 @@ static Suite *fsm_suite(void)
     tcase_add_test(tc, test_checkpoint_held_back_by_a_reader_keeps_the_durable_index);
     tcase_add_test(tc, test_open_makes_what_is_on_disk_durable);
     tcase_add_test(tc, test_state_db_uses_wal_mode);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("checkpoint_thread");
+    tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_checkpoint_thread_makes_the_applied_index_durable);
+    tcase_add_test(tc, test_checkpoint_thread_held_back_by_a_reader_keeps_the_durable_index);
+    tcase_add_test(tc, test_durable_index_never_passes_what_a_checkpoint_covered);
+    tcase_add_test(tc, test_checkpoint_thread_resets_a_wal_past_the_restart_size);
+    tcase_add_test(tc, test_checkpoint_thread_truncates_the_wal_when_the_writer_is_idle);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("readers_open");

@@ -328,8 +328,10 @@ int64_t leases_remaining(leases *l, int kind, kbytes name, int64_t generation, i
     pthread_mutex_lock(&l->mu);
     lease *e = *find_slot(l, kind, name, h);
     if (e && e->generation == generation) {
-        if (e->heap_pos == NOT_IN_HEAP || e->deadline <= now_ms)
+        if (e->heap_pos == NOT_IN_HEAP || e->deadline < now_ms)
             r = 0;
+        else if (e->deadline == now_ms)
+            r = 1; /* under a millisecond left, but not over: never report 0 early */
         else
             r = e->deadline - now_ms;
     }
@@ -354,7 +356,7 @@ int leases_pop_due(leases *l, int64_t now_ms, size_t max, lease_due **out, size_
     size_t cap = 0, count = 0;
     int rc = 0;
     pthread_mutex_lock(&l->mu);
-    while (count < max && l->heap_len > 0 && l->heap[0]->deadline <= now_ms) {
+    while (count < max && l->heap_len > 0 && l->heap[0]->deadline < now_ms) {
         lease *e = l->heap[0];
         if (count == cap) {
             size_t ncap = cap ? cap * 2 : 16;
@@ -420,7 +422,9 @@ void leases_rearm_all(leases *l, int64_t now_ms)
 int64_t leases_next_deadline(leases *l)
 {
     pthread_mutex_lock(&l->mu);
-    int64_t d = l->heap_len ? l->heap[0]->deadline : INT64_MAX;
+    int64_t d = INT64_MAX;
+    if (l->heap_len && l->heap[0]->deadline < INT64_MAX)
+        d = l->heap[0]->deadline + 1;
     pthread_mutex_unlock(&l->mu);
     return d;
 }

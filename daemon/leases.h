@@ -45,11 +45,16 @@ void leases_disarm(leases *l, int kind, kbytes name);
  * generation (after an expire command was applied). */
 void leases_disarm_generation(leases *l, int kind, kbytes name, int64_t generation);
 
-/* -1: no lease for (kind, name) at this generation; 0: expired; else the
- * milliseconds left. */
+/* Time is in whole milliseconds, and now_ms at arming is the clock rounded
+ * down, so a lease armed at real time T with deadline floor(T) + ttl lasts
+ * through the whole millisecond of its deadline: it expires only once
+ * now_ms > deadline, never before T + ttl (SPEC §1: never early).
+ *
+ * -1: no lease for (kind, name) at this generation; 0: expired; else the
+ * milliseconds left (at least 1 until it has expired). */
 int64_t leases_remaining(leases *l, int kind, kbytes name, int64_t generation, int64_t now_ms);
 
-/* Takes up to max leases whose deadline is <= now_ms, earliest first, each
+/* Takes up to max leases whose deadline is < now_ms, earliest first, each
  * handed out once (until re-armed). *out is a malloc'd array of *n entries
  * (NULL when none), freed with leases_due_free. Returns 0 or KAHUNA_ENOMEM
  * (then nothing was taken). */
@@ -60,7 +65,8 @@ void leases_due_free(lease_due *d, size_t n);
  * ones already handed out as due (a new leader, SPEC §1). */
 void leases_rearm_all(leases *l, int64_t now_ms);
 
-/* The earliest deadline not yet handed out, or INT64_MAX when none. */
+/* The earliest time (ms) at which a lease not yet handed out is due, i.e.
+ * its deadline + 1, or INT64_MAX when none. */
 int64_t leases_next_deadline(leases *l);
 
 /* Number of leases in the table (armed or due). */

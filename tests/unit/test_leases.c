@@ -22,7 +22,10 @@ START_TEST(test_leases_remaining_counts_down_to_expired)
     ck_assert_int_eq(leases_arm(l, FSM_TTL_KV, S("a"), 5, 1000, 10000), 0);
     ck_assert_int_eq(leases_remaining(l, FSM_TTL_KV, S("a"), 5, 10000), 1000);
     ck_assert_int_eq(leases_remaining(l, FSM_TTL_KV, S("a"), 5, 10999), 1);
-    ck_assert_int_eq(leases_remaining(l, FSM_TTL_KV, S("a"), 5, 11000), 0);
+    /* whole milliseconds: the deadline's own millisecond is still held, so
+     * a lease armed at floor(T) never ends before T + ttl */
+    ck_assert_int_eq(leases_remaining(l, FSM_TTL_KV, S("a"), 5, 11000), 1);
+    ck_assert_int_eq(leases_remaining(l, FSM_TTL_KV, S("a"), 5, 11001), 0);
     ck_assert_int_eq(leases_remaining(l, FSM_TTL_KV, S("a"), 5, 99999), 0);
     leases_free(l);
 }
@@ -63,7 +66,7 @@ START_TEST(test_leases_pop_due_hands_out_each_deadline_once_in_order)
     ck_assert_int_eq(leases_arm(l, FSM_TTL_KV, S("late"), 1, 300, 0), 0);
     ck_assert_int_eq(leases_arm(l, FSM_TTL_LOCK, S("early"), 7, 100, 0), 0);
     ck_assert_int_eq(leases_arm(l, FSM_TTL_KV, S("mid"), 2, 200, 0), 0);
-    ck_assert_int_eq(leases_next_deadline(l), 100);
+    ck_assert_int_eq(leases_next_deadline(l), 101); /* due once past its deadline */
     lease_due *d = NULL;
     size_t n = 0;
     ck_assert_int_eq(leases_pop_due(l, 99, 100, &d, &n), 0);
@@ -81,7 +84,7 @@ START_TEST(test_leases_pop_due_hands_out_each_deadline_once_in_order)
     ck_assert_uint_eq(n, 0);
     ck_assert_int_eq(leases_remaining(l, FSM_TTL_LOCK, S("early"), 7, 250), 0);
     ck_assert_uint_eq(leases_count(l), 3);
-    ck_assert_int_eq(leases_next_deadline(l), 300);
+    ck_assert_int_eq(leases_next_deadline(l), 301);
     leases_free(l);
 }
 END_TEST
@@ -116,15 +119,17 @@ START_TEST(test_leases_rearm_replaces_generation_and_deadline)
     lease_due *d = NULL;
     size_t n = 0;
     ck_assert_int_eq(leases_pop_due(l, 100, 10, &d, &n), 0);
+    ck_assert_uint_eq(n, 0); /* not before its deadline's millisecond is over */
+    ck_assert_int_eq(leases_pop_due(l, 101, 10, &d, &n), 0);
     ck_assert_uint_eq(n, 1);
     leases_due_free(d, n);
     /* a write with a new TTL re-arms the popped entry */
     ck_assert_int_eq(leases_arm(l, FSM_TTL_KV, S("k"), 2, 500, 100), 0);
     ck_assert_int_eq(leases_remaining(l, FSM_TTL_KV, S("k"), 2, 100), 500);
     ck_assert_int_eq(leases_remaining(l, FSM_TTL_KV, S("k"), 1, 100), -1);
-    ck_assert_int_eq(leases_pop_due(l, 599, 10, &d, &n), 0);
-    ck_assert_uint_eq(n, 0);
     ck_assert_int_eq(leases_pop_due(l, 600, 10, &d, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(leases_pop_due(l, 601, 10, &d, &n), 0);
     ck_assert_uint_eq(n, 1);
     ck_assert_int_eq(d[0].generation, 2);
     leases_due_free(d, n);
@@ -142,7 +147,7 @@ START_TEST(test_leases_disarm_removes_the_deadline)
     leases_disarm(l, FSM_TTL_KV, S("a"));
     leases_disarm(l, FSM_TTL_KV, S("never-armed"));
     ck_assert_int_eq(leases_remaining(l, FSM_TTL_KV, S("a"), 1, 0), -1);
-    ck_assert_int_eq(leases_next_deadline(l), 200);
+    ck_assert_int_eq(leases_next_deadline(l), 201);
     /* arming with no TTL disarms too */
     ck_assert_int_eq(leases_arm(l, FSM_TTL_KV, S("b"), 2, 0, 0), 0);
     ck_assert_uint_eq(leases_count(l), 0);
@@ -178,8 +183,8 @@ START_TEST(test_leases_rearm_all_restarts_every_ttl_in_full)
     leases_rearm_all(l, 5000);
     ck_assert_int_eq(leases_remaining(l, FSM_TTL_KV, S("a"), 1, 5000), 100);
     ck_assert_int_eq(leases_remaining(l, FSM_TTL_KV, S("b"), 1, 5000), 1000);
-    ck_assert_int_eq(leases_next_deadline(l), 5100);
-    ck_assert_int_eq(leases_pop_due(l, 5100, 10, &d, &n), 0);
+    ck_assert_int_eq(leases_next_deadline(l), 5101);
+    ck_assert_int_eq(leases_pop_due(l, 5101, 10, &d, &n), 0);
     ck_assert_uint_eq(n, 1);
     ck_assert_str_eq(kbuf_str(&d[0].name), "a");
     leases_due_free(d, n);

@@ -66,11 +66,14 @@
  * from the entries. Keys are BLOBs compared with memcmp, so every node
  * orders them the same way. history_keep must be the same on every node.
  *
- * Schema (user_version 1):
+ * Schema (user_version 2):
  *   meta          one row: applied index and term, store revision, live keys
  *   kv            live keys: value, revision, create_revision, version, ttl_ms,
- *                 and the key's count of history rows and whether it was pruned
- *   kv_history    kept versions per key (key, revision), tombstones deleted=1
+ *                 the key's count of history rows and whether it was pruned,
+ *                 and (wrev, wttl) the revision and ttl_ms the live version
+ *                 was written with, NULL until a PATCH changes them
+ *   kv_history    kept past versions per key (key, revision), tombstones
+ *                 deleted=1; the live version is only in kv (see kv.c)
  *   kv_compacted  keys whose older history was pruned (-> 410, not 404)
  *   locks         held locks: owner, token, ttl_ms (free = no row)
  *   seqs          sequences: last value handed out
@@ -86,7 +89,7 @@
 #include <string.h>
 #include <time.h>
 
-#define FSM_SCHEMA_VERSION 1
+#define FSM_SCHEMA_VERSION 2
 #define FSM_DEFAULT_HISTORY 16
 #define FSM_BUSY_TIMEOUT_MS 5000
 
@@ -100,7 +103,7 @@ static const char *const schema_sql =
     " key BLOB PRIMARY KEY, value BLOB NOT NULL, revision INTEGER NOT NULL,"
     " create_revision INTEGER NOT NULL, version INTEGER NOT NULL,"
     " ttl_ms INTEGER NOT NULL, hist_count INTEGER NOT NULL,"
-    " pruned INTEGER NOT NULL) WITHOUT ROWID;"
+    " pruned INTEGER NOT NULL, wrev INTEGER, wttl INTEGER) WITHOUT ROWID;"
     "CREATE TABLE kv_history("
     " key BLOB NOT NULL, revision INTEGER NOT NULL, value BLOB NOT NULL,"
     " deleted INTEGER NOT NULL, version INTEGER NOT NULL,"
@@ -117,7 +120,7 @@ static const char *const schema_sql =
     " last INTEGER NOT NULL, count INTEGER NOT NULL, time_ms INTEGER NOT NULL,"
     " revision INTEGER NOT NULL, PRIMARY KEY (name, ikey)) WITHOUT ROWID;"
     "CREATE INDEX seq_idem_time ON seq_idem(time_ms);"
-    "PRAGMA user_version = 1;";
+    "PRAGMA user_version = 2;";
 
 static const fsm_sql fsm_write_sql[] = {
     {W_BEGIN, "BEGIN IMMEDIATE"},

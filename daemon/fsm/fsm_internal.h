@@ -22,7 +22,7 @@ enum fsm_wstmt {
     W_BEGIN, W_COMMIT, W_ROLLBACK, W_META_SET,
     /* kv.c */
     W_KV_META, W_KV_VALUE, W_KV_PAST, W_KV_INSERT, W_KV_UPDATE, W_KV_DELETE,
-    W_KV_SET_TTL, W_HIST_ADD, W_HIST_PRUNE, W_COMPACT_SET, W_KV_TTLS,
+    W_KV_SET_TTL, W_HIST_MOVE, W_HIST_ADD, W_HIST_PRUNE, W_COMPACT_SET, W_KV_TTLS,
     /* locks.c */
     W_LOCK_GET, W_LOCK_PUT, W_LOCK_SET_TTL, W_LOCK_DELETE, W_LOCK_TTLS,
     /* seq.c */
@@ -37,7 +37,7 @@ enum fsm_wstmt {
 enum fsm_rstmt {
     R_BEGIN, R_COMMIT, R_ROLLBACK, R_META,
     /* kv.c */
-    R_KV_GET, R_HIST_AT, R_COMPACTED, R_HIST_ALL,
+    R_KV_GET, R_KV_AT, R_HIST_AT, R_COMPACTED, R_HIST_ALL,
     R_KV_LIST, R_KV_LIST_TO, R_KV_KEYS, R_KV_KEYS_TO,
     /* locks.c */
     R_LOCK_GET, R_LOCK_LIST, R_LOCK_LIST_TO,
@@ -146,7 +146,7 @@ void fsm_range_free(fsm_range *rg);
 typedef struct kv_meta {
     int present;
     int64_t revision, create_revision, version;
-    int64_t hist_count;        /* history rows of the key, all lives */
+    int64_t hist_count;        /* history rows (past versions) of the key, all lives */
     int pruned;                /* the key is in kv_compacted */
 } kv_meta;
 int kv_load_meta(fsm *f, kbytes key, kv_meta *m);

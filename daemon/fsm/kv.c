@@ -2,18 +2,25 @@
  * KV_DELETE, KV_SET_TTL and KV_EXPIRE, and the reads (get, get at a
  * revision, list, history).
  *
- * A key's live state is its row in `kv`. Every write that makes a new
- * version (a put, a delete) also adds a row to `kv_history` (a delete adds a
- * tombstone, deleted = 1), and history is pruned to the newest history_keep
- * rows of the key; a key that lost rows to pruning is recorded in
- * `kv_compacted` (kept after a delete), which is how a read at an old
- * revision tells 410 (compacted) from 404 (did not exist).
+ * A key's live version is its row in `kv`; `kv_history` holds only its
+ * past versions and tombstones (deleted = 1). A write that makes a new
+ * version moves the live one, as it was written, into kv_history (a delete
+ * also adds a tombstone); a put of a fresh key touches kv only, so that it
+ * writes one table's pages. The key's kept versions -- the live one plus
+ * its history rows -- are pruned to the newest history_keep; a key that
+ * lost rows to pruning is recorded in `kv_compacted` (kept after a delete),
+ * which is how a read at an old revision tells 410 (compacted) from 404
+ * (did not exist).
  *
  * A TTL change (PATCH, KV_SET_TTL) gives the key a new revision but makes no
- * new version and no history row. A read at revision N returns the live row
- * when its revision is <= N, else the newest history row <= N: so between a
- * PATCH and the next write, a read at a revision older than the PATCH shows
- * the version as it was written (its revision and ttl_ms). */
+ * new version and no history row; the kv row keeps the revision and ttl_ms
+ * the version was written with in wrev and wttl (NULL when not patched
+ * since, i.e. equal to revision and ttl_ms). A read at revision N returns
+ * the live row when its revision is <= N, else the live version as written
+ * when wrev <= N, else the newest history row <= N: so between a PATCH and
+ * the next write, a read at a revision older than the PATCH shows the
+ * version as it was written. ?history lists the live version as written,
+ * then the history rows, newest first. */
 #include "fsm_internal.h"
 #include "errors.h"
 
@@ -29,9 +36,15 @@ const fsm_sql kv_write_sql[] = {
     {W_KV_INSERT, "INSERT INTO kv(key, value, revision, create_revision, version, ttl_ms,"
                   " hist_count, pruned) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
     {W_KV_UPDATE, "UPDATE kv SET value = ?2, revision = ?3, version = ?5, ttl_ms = ?6,"
-                  " hist_count = ?7, pruned = ?8 WHERE key = ?1"},
+                  " hist_count = ?7, pruned = ?8, wrev = NULL, wttl = NULL WHERE key = ?1"},
     {W_KV_DELETE, "DELETE FROM kv WHERE key = ?1"},
-    {W_KV_SET_TTL, "UPDATE kv SET revision = ?2, ttl_ms = ?3 WHERE key = ?1"},
+    /* the right-hand sides see the old row: wrev, wttl keep the written ones */
+    {W_KV_SET_TTL, "UPDATE kv SET wrev = coalesce(wrev, revision), wttl = coalesce(wttl, ttl_ms),"
+                   " revision = ?2, ttl_ms = ?3 WHERE key = ?1"},
+    /* the live version, as written, becomes a history row */
+    {W_HIST_MOVE, "INSERT INTO kv_history(key, revision, value, deleted, version,"
+                  " create_revision, ttl_ms) SELECT key, coalesce(wrev, revision), value, 0,"
+                  " version, create_revision, coalesce(wttl, ttl_ms) FROM kv WHERE key = ?1"},
     {W_HIST_ADD, "INSERT INTO kv_history(key, revision, value, deleted, version,"
                  " create_revision, ttl_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
     /* drops the key's ?2 + 1 oldest rows */
@@ -46,11 +59,17 @@ const fsm_sql kv_write_sql[] = {
 #define KV_COLS "revision, create_revision, version, ttl_ms"
 const fsm_sql kv_read_sql[] = {
     {R_KV_GET, "SELECT " KV_COLS ", value FROM kv WHERE key = ?1"},
+    /* the live row at ?2: as it is, or as written before a PATCH */
+    {R_KV_AT, "SELECT CASE WHEN revision <= ?2 THEN revision ELSE wrev END, create_revision,"
+              " version, CASE WHEN revision <= ?2 THEN ttl_ms ELSE wttl END, value FROM kv"
+              " WHERE key = ?1 AND coalesce(wrev, revision) <= ?2"},
     {R_HIST_AT, "SELECT " KV_COLS ", value, deleted FROM kv_history"
                 " WHERE key = ?1 AND revision <= ?2 ORDER BY revision DESC LIMIT 1"},
     {R_COMPACTED, "SELECT 1 FROM kv_compacted WHERE key = ?1"},
-    {R_HIST_ALL, "SELECT " KV_COLS ", value, deleted FROM kv_history"
-                 " WHERE key = ?1 ORDER BY revision DESC"},
+    {R_HIST_ALL, "SELECT coalesce(wrev, revision) AS rev, create_revision, version,"
+                 " coalesce(wttl, ttl_ms), value, 0 FROM kv WHERE key = ?1"
+                 " UNION ALL SELECT " KV_COLS ", value, deleted FROM kv_history"
+                 " WHERE key = ?1 ORDER BY rev DESC"},
     {R_KV_LIST, "SELECT " KV_COLS ", value, key FROM kv"
                 " WHERE key >= ?1 ORDER BY key LIMIT ?3"},
     {R_KV_LIST_TO, "SELECT " KV_COLS ", value, key FROM kv"
@@ -67,13 +86,14 @@ enum { C_REV, C_CREATE, C_VERSION, C_TTL, C_VALUE, C_DELETED, C_KEY = 5 };
 
 /* ---- apply ----
  *
- * Statements per put, the hot path: the key's row (W_KV_META), its update
- * (or, for a new key, a look at what history a previous life left and an
- * insert), the history row, and once the key has history_keep versions the
+ * Statements per put, the hot path: the key's row (W_KV_META); for a new
+ * key a look at what history a previous life left and an insert into kv,
+ * nothing more; for a present key the move of its live version into
+ * history, the update, and once the key has history_keep versions the
  * removal of the oldest. The kv row counts the key's history rows
- * (hist_count) so that no query is needed to know when to prune, and
- * remembers whether it was ever pruned, so that kv_compacted is written
- * once per key. */
+ * (hist_count, past versions only) so that no query is needed to know when
+ * to prune, and remembers whether it was ever pruned, so that kv_compacted
+ * is written once per key. */
 
 int kv_load_meta(fsm *f, kbytes key, kv_meta *m)
 {
@@ -129,22 +149,36 @@ static int kv_value_equals(fsm *f, kbytes key, kbytes v, int *equal)
     return rc;
 }
 
-/* Adds a history row; with `count` rows for the key afterwards, drops the
- * oldest beyond history_keep and records that the key was pruned. */
-static int kv_add_history(fsm *f, kbytes key, int64_t revision, kbytes value, int deleted,
-                          int64_t version, int64_t create_revision, int64_t ttl_ms,
-                          int64_t count, int was_pruned)
+/* Moves the live version of a present key, as written, into history. */
+static int kv_move_to_history(fsm *f, kbytes key)
+{
+    sqlite3_stmt *st = f->st[W_HIST_MOVE];
+    if (fsm_bind_bytes(st, 1, key) || fsm_exec(st))
+        return KAHUNA_EIO;
+    return 0;
+}
+
+/* Adds a tombstone history row. */
+static int kv_add_tombstone(fsm *f, kbytes key, int64_t revision)
 {
     sqlite3_stmt *st = f->st[W_HIST_ADD];
     if (fsm_bind_bytes(st, 1, key) || fsm_bind_i64(st, 2, revision) ||
-        fsm_bind_bytes(st, 3, value) || fsm_bind_i64(st, 4, deleted) ||
-        fsm_bind_i64(st, 5, version) || fsm_bind_i64(st, 6, create_revision) ||
-        fsm_bind_i64(st, 7, ttl_ms) || fsm_exec(st))
+        fsm_bind_bytes(st, 3, kbytes_make(NULL, 0)) || fsm_bind_i64(st, 4, 1) ||
+        fsm_bind_i64(st, 5, 0) || fsm_bind_i64(st, 6, 0) || fsm_bind_i64(st, 7, 0) ||
+        fsm_exec(st))
         return KAHUNA_EIO;
+    return 0;
+}
+
+/* With `count` kept versions of the key (live + history rows), drops the
+ * oldest history rows beyond history_keep and records that the key was
+ * pruned. */
+static int kv_prune(fsm *f, kbytes key, int64_t count, int was_pruned)
+{
     int64_t excess = count - f->history_keep;
     if (excess <= 0)
         return 0;
-    st = f->st[W_HIST_PRUNE];
+    sqlite3_stmt *st = f->st[W_HIST_PRUNE];
     if (fsm_bind_bytes(st, 1, key) || fsm_bind_i64(st, 2, excess - 1) || fsm_exec(st))
         return KAHUNA_EIO;
     if (!was_pruned) {
@@ -194,16 +228,20 @@ int kv_write(fsm *f, kbytes key, kbytes value, int64_t ttl_ms, kv_meta *m, kbyte
     int64_t rev = fsm_next_revision(f);
     int64_t version = m->present ? m->version + 1 : 1;
     int64_t create = m->present ? m->create_revision : rev;
-    int64_t count = m->hist_count + 1;
-    int64_t kept = count > f->history_keep ? f->history_keep : count;
+    /* history rows once the live version moved there, then + the new one */
+    int64_t past = m->hist_count + (m->present ? 1 : 0);
+    int64_t count = past + 1;
+    int64_t kept = count > f->history_keep ? f->history_keep - 1 : past;
+    if (m->present && (rc = kv_move_to_history(f, key)))
+        return rc;
     sqlite3_stmt *st = f->st[m->present ? W_KV_UPDATE : W_KV_INSERT];
     if (fsm_bind_bytes(st, 1, key) || fsm_bind_bytes(st, 2, value) ||
         fsm_bind_i64(st, 3, rev) || (!m->present && fsm_bind_i64(st, 4, create)) ||
         fsm_bind_i64(st, 5, version) || fsm_bind_i64(st, 6, ttl_ms) ||
-        fsm_bind_i64(st, 7, kept) || fsm_bind_i64(st, 8, m->pruned || count > kept) ||
+        fsm_bind_i64(st, 7, kept) || fsm_bind_i64(st, 8, m->pruned || past > kept) ||
         fsm_exec(st))
         return KAHUNA_EIO;
-    if ((rc = kv_add_history(f, key, rev, value, 0, version, create, ttl_ms, count, m->pruned)))
+    if ((rc = kv_prune(f, key, count, m->pruned)))
         return rc;
     if (!m->present)
         f->kv_count++;
@@ -222,12 +260,13 @@ int kv_write(fsm *f, kbytes key, kbytes value, int64_t ttl_ms, kv_meta *m, kbyte
 int kv_remove(fsm *f, kbytes key, const kv_meta *m, fsm_result *res)
 {
     int64_t rev = fsm_next_revision(f);
+    int rc = kv_move_to_history(f, key);
+    if (rc)
+        return rc;
     sqlite3_stmt *st = f->st[W_KV_DELETE];
     if (fsm_bind_bytes(st, 1, key) || fsm_exec(st))
         return KAHUNA_EIO;
-    int rc = kv_add_history(f, key, rev, kbytes_make(NULL, 0), 1, 0, 0, 0,
-                            m->hist_count + 1, m->pruned);
-    if (rc)
+    if ((rc = kv_add_tombstone(f, key, rev)) || (rc = kv_prune(f, key, m->hist_count + 2, m->pruned)))
         return rc;
     f->kv_count--;
     fsm_ttl_emit(f, FSM_TTL_KV, FSM_TTL_DISARM, key, rev, 0);
@@ -369,14 +408,19 @@ static int kv_get_at(fsm_reader *r, kbytes key, int64_t at, kv_record *out)
         return rc;
     if (at > current)
         return KAHUNA_EBADREQ;         /* the future */
-    rc = kv_get_latest(r, key, out);
-    if (rc == 0 && out->revision <= at)
-        return 0;
-    kv_record_free(out);
-    if (rc && rc != KAHUNA_ENOTFOUND)
+    sqlite3_stmt *st = r->st[R_KV_AT];
+    if (fsm_bind_bytes(st, 1, key) || fsm_bind_i64(st, 2, at))
+        return KAHUNA_EIO;
+    rc = fsm_step(st);
+    if (rc < 0)
         return rc;
+    if (rc == 1) {
+        rc = kv_fill(st, &key, 0, out);
+        fsm_done(st);
+        return rc;
+    }
 
-    sqlite3_stmt *st = r->st[R_HIST_AT];
+    st = r->st[R_HIST_AT];
     if (fsm_bind_bytes(st, 1, key) || fsm_bind_i64(st, 2, at))
         return KAHUNA_EIO;
     rc = fsm_step(st);

@@ -1083,3 +1083,35 @@ int fsm_reader_end(fsm_reader *r)
 {
     return fsm_read_end(r, 0);
 }
+
+int fsm_collect_rows(sqlite3_stmt *st, size_t limit, size_t item_size,
+                     int (*fill)(sqlite3_stmt *st, void *item), void **items, size_t *n,
+                     int *more)
+{
+    size_t cap = 0;
+    int rc;
+    while ((rc = fsm_step(st)) == 1) {
+        rc = 0;
+        if (*n == limit) {
+            *more = 1;
+            break;
+        }
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            void *p = realloc(*items, ncap * item_size);
+            if (!p) {
+                rc = KAHUNA_ENOMEM;
+                break;
+            }
+            *items = p;
+            cap = ncap;
+        }
+        void *item = (char *)*items + (*n)++ * item_size;
+        memset(item, 0, item_size);
+        if ((rc = fill(st, item)))
+            break;
+    }
+    if (rc || *more)
+        fsm_done(st);   /* stopped before the end (a second reset is harmless) */
+    return rc;
+}

@@ -141,6 +141,15 @@ int fsm_range_make(kbytes prefix, kbytes after, size_t limit, fsm_range *rg);
 int fsm_range_bind(const fsm_range *rg, sqlite3_stmt *st, size_t limit);
 void fsm_range_free(fsm_range *rg);
 
+/* Steps st (already bound) and collects at most limit rows into a growing
+ * array of item_size-byte items, each zeroed and then filled by fill(st,
+ * item); a row past limit sets *more. *items (malloc'd) and *n are the
+ * caller's to free, item by item, also on error (every counted item was
+ * zeroed first, so freeing it is safe). Returns 0 or a KAHUNA_E* code. */
+int fsm_collect_rows(sqlite3_stmt *st, size_t limit, size_t item_size,
+                     int (*fill)(sqlite3_stmt *st, void *item), void **items, size_t *n,
+                     int *more);
+
 /* kv.c: a key's row as apply sees it, and the writes that strings.c
  * (the RESP read-modify-write commands) shares with KV_PUT and KV_DELETE. */
 typedef struct kv_meta {

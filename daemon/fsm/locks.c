@@ -231,6 +231,11 @@ static int lock_fill(sqlite3_stmt *st, lock_record *out)
     return rc;
 }
 
+static int lock_fill_row(sqlite3_stmt *st, void *item)
+{
+    return lock_fill(st, item);
+}
+
 int fsm_lock_get(fsm_reader *r, kbytes name, lock_record *out)
 {
     memset(out, 0, sizeof *out);
@@ -255,31 +260,10 @@ int fsm_lock_list(fsm_reader *r, kbytes prefix, kbytes after, size_t limit, lock
     if (rc)
         return rc;
     sqlite3_stmt *st = r->st[rg.bounded ? R_LOCK_LIST_TO : R_LOCK_LIST];
-    size_t cap = 0;
     rc = fsm_range_bind(&rg, st, limit);
-    while (!rc && (rc = fsm_step(st)) == 1) {
-        rc = 0;
-        if (out->n == limit) {
-            out->more = 1;
-            fsm_done(st);
-            break;
-        }
-        if (out->n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            lock_record *p = realloc(out->items, ncap * sizeof *p);
-            if (!p) {
-                rc = KAHUNA_ENOMEM;
-                fsm_done(st);
-                break;
-            }
-            out->items = p;
-            cap = ncap;
-        }
-        lock_record *item = &out->items[out->n++];
-        memset(item, 0, sizeof *item);
-        if ((rc = lock_fill(st, item)))
-            fsm_done(st);
-    }
+    if (!rc)
+        rc = fsm_collect_rows(st, limit, sizeof *out->items, lock_fill_row, (void **)&out->items,
+                              &out->n, &out->more);
     fsm_range_free(&rg);
     if (rc)
         lock_list_free(out);

@@ -201,6 +201,11 @@ static int seq_fill(sqlite3_stmt *st, seq_record *out)
     return fsm_col_kbuf(st, 1, &out->name);
 }
 
+static int seq_fill_row(sqlite3_stmt *st, void *item)
+{
+    return seq_fill(st, item);
+}
+
 int fsm_seq_get(fsm_reader *r, kbytes name, seq_record *out)
 {
     memset(out, 0, sizeof *out);
@@ -225,31 +230,10 @@ int fsm_seq_list(fsm_reader *r, kbytes prefix, kbytes after, size_t limit, seq_l
     if (rc)
         return rc;
     sqlite3_stmt *st = r->st[rg.bounded ? R_SEQ_LIST_TO : R_SEQ_LIST];
-    size_t cap = 0;
     rc = fsm_range_bind(&rg, st, limit);
-    while (!rc && (rc = fsm_step(st)) == 1) {
-        rc = 0;
-        if (out->n == limit) {
-            out->more = 1;
-            fsm_done(st);
-            break;
-        }
-        if (out->n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            seq_record *p = realloc(out->items, ncap * sizeof *p);
-            if (!p) {
-                rc = KAHUNA_ENOMEM;
-                fsm_done(st);
-                break;
-            }
-            out->items = p;
-            cap = ncap;
-        }
-        seq_record *item = &out->items[out->n++];
-        memset(item, 0, sizeof *item);
-        if ((rc = seq_fill(st, item)))
-            fsm_done(st);
-    }
+    if (!rc)
+        rc = fsm_collect_rows(st, limit, sizeof *out->items, seq_fill_row, (void **)&out->items,
+                              &out->n, &out->more);
     fsm_range_free(&rg);
     if (rc)
         seq_list_free(out);

@@ -707,14 +707,31 @@ int fsm_apply_batch(fsm *f, const fsm_entry *entries, size_t n, fsm_result *resu
     return KAHUNA_EIO;
 }
 
+/* ARM events for the rows of st: (name, generation, ttl_ms) of one kind. */
+static int foreach_ttl_row(sqlite3_stmt *st, int kind, fsm_ttl_hook hook, void *arg)
+{
+    int rc;
+    while ((rc = fsm_step(st)) == 1) {
+        fsm_ttl_event ev = {kind, FSM_TTL_ARM, {NULL, 0}, 0, 0, {NULL, 0}, 0};
+        if ((rc = fsm_col_bytes(st, 0, &ev.name))) {
+            fsm_done(st);
+            return rc;
+        }
+        ev.generation = sqlite3_column_int64(st, 1);
+        ev.ttl_ms = sqlite3_column_int64(st, 2);
+        hook(arg, &ev);
+    }
+    return rc;
+}
+
 int fsm_foreach_ttl(fsm *f, fsm_ttl_hook hook, void *arg)
 {
     int rc = fsm_exec(f->st[W_BEGIN]);
     if (rc)
         return rc;
-    rc = kv_foreach_ttl(f, hook, arg);
+    rc = foreach_ttl_row(f->st[W_KV_TTLS], FSM_TTL_KV, hook, arg);
     if (!rc)
-        rc = lock_foreach_ttl(f, hook, arg);
+        rc = foreach_ttl_row(f->st[W_LOCK_TTLS], FSM_TTL_LOCK, hook, arg);
     if (!rc)
         rc = fsm_exec(f->st[W_COMMIT]);
     if (rc && !sqlite3_get_autocommit(f->db))

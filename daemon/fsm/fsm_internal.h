@@ -178,13 +178,11 @@ int kv_apply_put(fsm *f, const command *c, fsm_result *res);
 int kv_apply_delete(fsm *f, const command *c, fsm_result *res);
 int kv_apply_set_ttl(fsm *f, const command *c, fsm_result *res);
 int kv_apply_expire(fsm *f, const command *c, fsm_result *res);
-int kv_foreach_ttl(fsm *f, fsm_ttl_hook hook, void *arg);
 
 int lock_apply_acquire(fsm *f, const command *c, fsm_result *res);
 int lock_apply_extend(fsm *f, const command *c, fsm_result *res);
 int lock_apply_release(fsm *f, const command *c, fsm_result *res);
 int lock_apply_expire(fsm *f, const command *c, fsm_result *res);
-int lock_foreach_ttl(fsm *f, fsm_ttl_hook hook, void *arg);
 
 int seq_apply_next(fsm *f, const command *c, fsm_result *res);
 int seq_apply_set(fsm *f, const command *c, fsm_result *res);

@@ -333,23 +333,6 @@ int kv_apply_expire(fsm *f, const command *c, fsm_result *res)
     return kv_remove(f, c->key, &m, res);
 }
 
-int kv_foreach_ttl(fsm *f, fsm_ttl_hook hook, void *arg)
-{
-    sqlite3_stmt *st = f->st[W_KV_TTLS];
-    int rc;
-    while ((rc = fsm_step(st)) == 1) {
-        fsm_ttl_event ev = {FSM_TTL_KV, FSM_TTL_ARM, {NULL, 0}, 0, 0, {NULL, 0}, 0};
-        if ((rc = fsm_col_bytes(st, 0, &ev.name))) {
-            fsm_done(st);
-            return rc;
-        }
-        ev.generation = sqlite3_column_int64(st, 1);
-        ev.ttl_ms = sqlite3_column_int64(st, 2);
-        hook(arg, &ev);
-    }
-    return rc;
-}
-
 /* ---- reads ---- */
 
 void kv_record_free(kv_record *r)

@@ -183,23 +183,6 @@ int lock_apply_expire(fsm *f, const command *c, fsm_result *res)
     return lock_free(f, c, s.token, res);
 }
 
-int lock_foreach_ttl(fsm *f, fsm_ttl_hook hook, void *arg)
-{
-    sqlite3_stmt *st = f->st[W_LOCK_TTLS];
-    int rc;
-    while ((rc = fsm_step(st)) == 1) {
-        fsm_ttl_event ev = {FSM_TTL_LOCK, FSM_TTL_ARM, {NULL, 0}, 0, 0, {NULL, 0}, 0};
-        if ((rc = fsm_col_bytes(st, 0, &ev.name))) {
-            fsm_done(st);
-            return rc;
-        }
-        ev.generation = sqlite3_column_int64(st, 1);
-        ev.ttl_ms = sqlite3_column_int64(st, 2);
-        hook(arg, &ev);
-    }
-    return rc;
-}
-
 /* ---- reads ---- */
 
 void lock_record_free(lock_record *r)

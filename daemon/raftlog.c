@@ -8,6 +8,8 @@
  *    all there or not at all.
  *  - raftlog_append writes a batch, and the removal of a conflicting suffix,
  *    in one BEGIN IMMEDIATE ... COMMIT: one fsync per batch (group commit).
+ *    raftlog_write does the same for a whole Raft update: snapshot point,
+ *    suffix removal, entries and hard state in one transaction.
  *  - Committed entries are never overwritten: an append that would truncate
  *    at or below the saved commit index is refused as corruption.
  *  - The data directory is fsync'ed once after raft.db and its WAL exist, so
@@ -22,11 +24,23 @@
  * saying what to do: the caller must stop the node, never go on with a log
  * it cannot trust.
  *
- * Tables:
+ * Tables (format 2; a format 1 file gains the last two tables and is
+ * marked format 2 when opened, in the open transaction):
  *   meta(id=1, format, node_id, term, vote, commit_index, snap_index,
  *        snap_term, crc)      hard state and the compaction point
  *   entries(idx PRIMARY KEY, term, type, data, crc)
- * The log holds the entries snap_index+1 .. last_index, without gaps. */
+ *   snapshot(id=1, idx, term, config, crc)
+ *                             the snapshot meta (no row: none)
+ *   cluster(id=1, cluster_id, crc)
+ *                             the cluster id (no row: not set)
+ * The log holds the entries snap_index+1 .. last_index, without gaps.
+ * Two points, kept apart: the compaction point (meta.snap_index: no entry
+ * at or below it) and the snapshot meta (the state machine at snapshot.idx,
+ * kept in a state file beside raft.db). A snapshot received from the leader
+ * moves both at once (raftlog_write); a local snapshot is recorded first
+ * (raftlog_save_snapshot) and the log compacted later, never past it. So
+ * compaction point <= snapshot.idx <= last_index whenever a snapshot is
+ * stored, and entries at or below snapshot.idx are never replaced. */
 #include "raftlog.h"
 #include "errors.h"
 #include "log.h"
@@ -40,7 +54,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define RAFTLOG_FORMAT 1
+#define RAFTLOG_FORMAT 2               /* 1: no snapshot and cluster tables */
 #define RAFTLOG_AUTOCHECKPOINT_PAGES 8192          /* about 32 MiB of WAL */
 #define RAFTLOG_JOURNAL_SIZE_LIMIT (64 * 1024 * 1024)
 
@@ -54,6 +68,9 @@ enum {
     ST_SELECT_RANGE,
     ST_SELECT_ONE,
     ST_UPDATE_META,
+    ST_DELETE_ALL,
+    ST_PUT_SNAPSHOT,
+    ST_PUT_CLUSTER,
     ST_COUNT_
 };
 
@@ -68,6 +85,10 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_SELECT_ONE] = "SELECT idx, term, type, data, crc FROM entries WHERE idx = ?1",
     [ST_UPDATE_META] = "UPDATE meta SET term = ?1, vote = ?2, commit_index = ?3, snap_index = ?4, "
                        "snap_term = ?5, crc = ?6 WHERE id = 1",
+    [ST_DELETE_ALL] = "DELETE FROM entries",
+    [ST_PUT_SNAPSHOT] = "INSERT OR REPLACE INTO snapshot (id, idx, term, config, crc) "
+                        "VALUES (1, ?1, ?2, ?3, ?4)",
+    [ST_PUT_CLUSTER] = "INSERT OR REPLACE INTO cluster (id, cluster_id, crc) VALUES (1, ?1, ?2)",
 };
 
 struct raftlog {
@@ -80,6 +101,8 @@ struct raftlog {
     uint64_t snap_term;
     uint64_t last_index;
     uint64_t last_term;
+    raftlog_snapshot snap;    /* the stored snapshot meta (index 0: none) */
+    uint64_t cluster_id;      /* 0: not set */
 };
 
 /* ---- CRC32 (IEEE 802.3, reflected), slice-by-8 ---- */
@@ -146,6 +169,21 @@ static uint32_t meta_crc(const char *node_id, const raftlog_hardstate *hs, uint6
     uint32_t c = crc_update(0, b, sizeof b);
     c = crc_update(c, node_id, strlen(node_id) + 1);
     return crc_update(c, hs->vote, strlen(hs->vote) + 1);
+}
+
+static uint32_t snapshot_crc(uint64_t index, uint64_t term, const uint8_t *config, size_t len)
+{
+    uint8_t b[16];
+    put_u64(b, index);
+    put_u64(b + 8, term);
+    return crc_update(crc_update(0, b, sizeof b), config, len);
+}
+
+static uint32_t cluster_crc(uint64_t id)
+{
+    uint8_t b[8];
+    put_u64(b, id);
+    return crc_update(0, b, sizeof b);
 }
 
 /* ---- errors ---- */
@@ -320,9 +358,9 @@ static int load_meta(raftlog *l, const char *node_id)
     int format = sqlite3_column_int(s, 0);
     const char *owner = (const char *)sqlite3_column_text(s, 1);
     const char *vote = (const char *)sqlite3_column_text(s, 3);
-    if (format != RAFTLOG_FORMAT) {
-        log_error("raftlog", "%s: log format %d is not one this kahunad knows (%d); run the kahunad "
-                  "version that wrote it", l->path, format, RAFTLOG_FORMAT);
+    if (format != RAFTLOG_FORMAT && format != 1) {
+        log_error("raftlog", "%s: log format %d is not one this kahunad knows (1..%d); run the "
+                  "kahunad version that wrote it", l->path, format, RAFTLOG_FORMAT);
         sqlite3_finalize(s);
         return KAHUNA_EIO;
     }
@@ -344,7 +382,68 @@ static int load_meta(raftlog *l, const char *node_id)
     sqlite3_finalize(s);
     if (crc != meta_crc(node_id, &l->hs, l->snap_index, l->snap_term))
         return corrupt(l, "the hard state fails its checksum", 0);
+    if (format == 1) {
+        /* the single-node build's file: the new tables were just created
+         * empty (no snapshot meta, no cluster id), in this transaction */
+        if ((rc = exec_sql(l, "UPDATE meta SET format = 2 WHERE id = 1", "upgrading to format 2")))
+            return rc;
+        log_info("raftlog", "%s: upgraded from format 1 to format 2 (snapshots, cluster id)", l->path);
+    }
     return 0;
+}
+
+/* Reads the snapshot meta and the cluster id rows (CRC-checked). */
+static int load_extra(raftlog *l)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(l->db, "SELECT idx, term, config, crc FROM snapshot WHERE id = 1", -1, &s,
+                           NULL) != SQLITE_OK)
+        return db_fail(l, "reading the snapshot meta");
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        uint64_t index = (uint64_t)sqlite3_column_int64(s, 0);
+        uint64_t term = (uint64_t)sqlite3_column_int64(s, 1);
+        const void *blob = sqlite3_column_blob(s, 2);
+        int len = sqlite3_column_bytes(s, 2);
+        uint32_t crc = (uint32_t)sqlite3_column_int64(s, 3);
+        uint8_t *config = NULL;
+        if (len > 0 && !blob) {
+            sqlite3_finalize(s);
+            return KAHUNA_ENOMEM;
+        }
+        if (len > 0 && !(config = malloc((size_t)len))) {
+            sqlite3_finalize(s);
+            return KAHUNA_ENOMEM;
+        }
+        if (len > 0)
+            memcpy(config, blob, (size_t)len);
+        sqlite3_finalize(s);
+        size_t n = len > 0 ? (size_t)len : 0;
+        if (index == 0 || crc != snapshot_crc(index, term, config, n)) {
+            free(config);
+            return corrupt(l, "the snapshot meta fails its checksum", 0);
+        }
+        l->snap = (raftlog_snapshot){index, term, config, n};
+    } else {
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE)
+            return db_fail(l, "reading the snapshot meta");
+    }
+    if (sqlite3_prepare_v2(l->db, "SELECT cluster_id, crc FROM cluster WHERE id = 1", -1, &s,
+                           NULL) != SQLITE_OK)
+        return db_fail(l, "reading the cluster id");
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        uint64_t id = (uint64_t)sqlite3_column_int64(s, 0);
+        uint32_t crc = (uint32_t)sqlite3_column_int64(s, 1);
+        sqlite3_finalize(s);
+        if (id == 0 || crc != cluster_crc(id))
+            return corrupt(l, "the cluster id fails its checksum", 0);
+        l->cluster_id = id;
+        return 0;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_fail(l, "reading the cluster id");
 }
 
 /* Reads one row of a stepped SELECT into e (data malloc'd), checking its CRC. */
@@ -471,10 +570,19 @@ int raftlog_open(const char *path, const char *node_id, raftlog **out)
                   " snap_index INTEGER NOT NULL, snap_term INTEGER NOT NULL, crc INTEGER NOT NULL);"
                   "CREATE TABLE IF NOT EXISTS entries ("
                   " idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL,"
-                  " data BLOB NOT NULL, crc INTEGER NOT NULL);",
+                  " data BLOB NOT NULL, crc INTEGER NOT NULL);"
+                  "CREATE TABLE IF NOT EXISTS snapshot ("
+                  " id INTEGER PRIMARY KEY CHECK (id = 1),"
+                  " idx INTEGER NOT NULL, term INTEGER NOT NULL, config BLOB NOT NULL,"
+                  " crc INTEGER NOT NULL);"
+                  "CREATE TABLE IF NOT EXISTS cluster ("
+                  " id INTEGER PRIMARY KEY CHECK (id = 1),"
+                  " cluster_id INTEGER NOT NULL, crc INTEGER NOT NULL);",
                   "creating the tables");
     if (rc == 0)
         rc = load_meta(l, node_id);
+    if (rc == 0)
+        rc = load_extra(l);
     if (rc) {
         exec_sql(l, "ROLLBACK", "ROLLBACK");
         goto fail;
@@ -490,6 +598,10 @@ int raftlog_open(const char *path, const char *node_id, raftlog **out)
         }
     if ((rc = load_bounds(l)))
         goto fail;
+    if (l->snap.index && (l->snap.index < l->snap_index || l->snap.index > l->last_index)) {
+        rc = corrupt(l, "the snapshot point lies outside the log", l->snap.index);
+        goto fail;
+    }
     *out = l;
     return 0;
 fail:
@@ -527,44 +639,54 @@ void raftlog_close(raftlog *l)
         sqlite3_finalize(l->st[i]);
     if (l->db && sqlite3_close(l->db) != SQLITE_OK)
         log_warn("raftlog", "%s: close: %s", l->path, sqlite3_errmsg(l->db));
+    raftlog_snapshot_free(&l->snap);
     free(l->path);
     free(l->node_id);
     free(l);
 }
 
-/* ---- append ---- */
+/* ---- append and write ---- */
 
-int raftlog_append(raftlog *l, const raftlog_entry *entries, size_t n)
+/* Checks that entries[0..n) (n >= 1) may go into a log whose entries at or
+ * below floor are fixed (compacted or in the snapshot) and whose last index
+ * is last: they start in floor+1 .. last+1, are consecutive with terms that
+ * never go down, and replace no committed entry. Returns 0 or code
+ * (logged; nothing was written). */
+static int entries_fit(const raftlog *l, const raftlog_entry *entries, size_t n, uint64_t floor,
+                       uint64_t last, int code)
 {
-    if (n == 0)
-        return 0;
     uint64_t first = entries[0].index;
-    if (first <= l->snap_index || first > l->last_index + 1) {
-        log_error("raftlog", "%s: append at index %llu does not fit the log (%llu..%llu): a bug; "
+    if (first <= floor || first > last + 1) {
+        log_error("raftlog", "%s: entries at index %llu do not fit the log (%llu..%llu): a bug; "
                   "restart kahunad and report it", l->path, (unsigned long long)first,
-                  (unsigned long long)(l->snap_index + 1), (unsigned long long)l->last_index);
-        return KAHUNA_EIO;
+                  (unsigned long long)(floor + 1), (unsigned long long)last);
+        return code;
     }
     for (size_t i = 1; i < n; i++)
         if (entries[i].index != first + i || entries[i].term < entries[i - 1].term) {
             log_error("raftlog", "%s: appended entries are not consecutive at %llu: a bug; restart "
                       "kahunad and report it", l->path, (unsigned long long)entries[i].index);
-            return KAHUNA_EIO;
+            return code;
         }
-    int truncate = first <= l->last_index;
-    if (truncate && first <= l->hs.commit) {
+    if (first <= last && first <= l->hs.commit) {
         log_error("raftlog", "%s: refusing to overwrite committed entry %llu (commit index %llu): "
                   "a bug or a damaged log; restore this node from a backup", l->path,
                   (unsigned long long)first, (unsigned long long)l->hs.commit);
-        return KAHUNA_EIO;
+        return code;
     }
-    int rc = txn_begin(l);
-    if (rc)
-        return rc;
-    if (truncate) {
-        sqlite3_bind_int64(l->st[ST_DELETE_FROM], 1, (sqlite3_int64)first);
+    return 0;
+}
+
+/* Inside a transaction: deletes the stored entries from entries[0].index
+ * on when there are any (last: the last stored index), then inserts
+ * entries[0..n). */
+static int write_entries(raftlog *l, const raftlog_entry *entries, size_t n, uint64_t last)
+{
+    int rc;
+    if (entries[0].index <= last) {
+        sqlite3_bind_int64(l->st[ST_DELETE_FROM], 1, (sqlite3_int64)entries[0].index);
         if ((rc = step_done(l, ST_DELETE_FROM, "removing a conflicting suffix")))
-            goto fail;
+            return rc;
     }
     sqlite3_stmt *s = l->st[ST_INSERT];
     for (size_t i = 0; i < n; i++) {
@@ -574,19 +696,143 @@ int raftlog_append(raftlog *l, const raftlog_entry *entries, size_t n)
         sqlite3_bind_int(s, 3, e->type);
         if (sqlite3_bind_blob64(s, 4, e->len ? (const void *)e->data : "", e->len, SQLITE_STATIC) != SQLITE_OK) {
             rc = db_fail(l, "binding an entry");
-            goto fail;
+            sqlite3_clear_bindings(s);
+            return rc;
         }
         sqlite3_bind_int64(s, 5, (sqlite3_int64)entry_crc(e->index, e->term, e->type, e->data, e->len));
         if ((rc = step_done(l, ST_INSERT, "appending an entry")))
-            goto fail;
+            return rc;
     }
-    if ((rc = txn_commit(l)))
+    return 0;
+}
+
+/* The stored entries at or below this index are fixed: compacted, or in
+ * the stored snapshot. */
+static uint64_t fixed_upto(const raftlog *l)
+{
+    return l->snap.index > l->snap_index ? l->snap.index : l->snap_index;
+}
+
+int raftlog_append(raftlog *l, const raftlog_entry *entries, size_t n)
+{
+    if (n == 0)
+        return 0;
+    int rc = entries_fit(l, entries, n, fixed_upto(l), l->last_index, KAHUNA_EIO);
+    if (rc)
         return rc;
+    if ((rc = txn_begin(l)))
+        return rc;
+    if ((rc = write_entries(l, entries, n, l->last_index)) || (rc = txn_commit(l))) {
+        txn_rollback(l);
+        return rc;
+    }
     l->last_index = entries[n - 1].index;
     l->last_term = entries[n - 1].term;
     return 0;
-fail:
+}
+
+/* Inside a transaction: stores the snapshot meta row. */
+static int put_snapshot(raftlog *l, const raftlog_snapshot *snap)
+{
+    sqlite3_stmt *s = l->st[ST_PUT_SNAPSHOT];
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)snap->index);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)snap->term);
+    if (sqlite3_bind_blob64(s, 3, snap->config_len ? (const void *)snap->config : "",
+                            snap->config_len, SQLITE_STATIC) != SQLITE_OK) {
+        int rc = db_fail(l, "binding the snapshot configuration");
+        sqlite3_clear_bindings(s);
+        return rc;
+    }
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)snapshot_crc(snap->index, snap->term, snap->config,
+                                                         snap->config_len));
+    return step_done(l, ST_PUT_SNAPSHOT, "storing the snapshot meta");
+}
+
+/* A malloc'd copy of snap (config too) into *out: 0 or KAHUNA_ENOMEM. */
+static int snapshot_copy(const raftlog_snapshot *snap, raftlog_snapshot *out)
+{
+    *out = (raftlog_snapshot){snap->index, snap->term, NULL, 0};
+    if (snap->config_len == 0)
+        return 0;
+    if (!(out->config = malloc(snap->config_len)))
+        return KAHUNA_ENOMEM;
+    memcpy(out->config, snap->config, snap->config_len);
+    out->config_len = snap->config_len;
+    return 0;
+}
+
+static int snapshot_valid(const raftlog *l, const raftlog_snapshot *snap)
+{
+    if (snap->index == 0 || (snap->config_len && !snap->config)) {
+        log_error("raftlog", "%s: a snapshot meta with index 0 or without its configuration: a "
+                  "bug; restart kahunad and report it", l->path);
+        return KAHUNA_EBADREQ;
+    }
+    return 0;
+}
+
+static int hardstate_valid(const raftlog *l, const raftlog_hardstate *hs)
+{
+    if (memchr(hs->vote, '\0', sizeof hs->vote) == NULL) {
+        log_error("raftlog", "%s: a vote without its terminating NUL: a bug", l->path);
+        return KAHUNA_EBADREQ;
+    }
+    return 0;
+}
+
+int raftlog_write(raftlog *l, const raftlog_snapshot *snap, const raftlog_entry *entries,
+                  size_t n, const raftlog_hardstate *hs)
+{
+    if (!snap && n == 0 && !hs)
+        return 0;
+    int rc;
+    if ((snap && (rc = snapshot_valid(l, snap))) || (hs && (rc = hardstate_valid(l, hs))))
+        return rc;
+    /* the log as the entries find it: after the snapshot, if any */
+    uint64_t floor = snap ? snap->index : fixed_upto(l);
+    uint64_t last = snap ? snap->index : l->last_index;
+    if (n && (rc = entries_fit(l, entries, n, floor, last, KAHUNA_EBADREQ)))
+        return rc;
+    if (n && snap && entries[0].term < snap->term) {
+        log_error("raftlog", "%s: entry %llu of term %llu follows a snapshot of term %llu: a bug; "
+                  "restart kahunad and report it", l->path, (unsigned long long)entries[0].index,
+                  (unsigned long long)entries[0].term, (unsigned long long)snap->term);
+        return KAHUNA_EBADREQ;
+    }
+    raftlog_snapshot keep = {0, 0, NULL, 0};
+    if (snap && (rc = snapshot_copy(snap, &keep)))
+        return rc;
+
+    if ((rc = txn_begin(l)))
+        goto fail;
+    if (snap && ((rc = step_done(l, ST_DELETE_ALL, "emptying the log for a snapshot")) ||
+                 (rc = put_snapshot(l, snap))))
+        goto rollback;
+    if (n && (rc = write_entries(l, entries, n, last)))
+        goto rollback;
+    if ((snap || hs) && (rc = write_meta(l, hs ? hs : &l->hs, snap ? snap->index : l->snap_index,
+                                         snap ? snap->term : l->snap_term)))
+        goto rollback;
+    if ((rc = txn_commit(l)))
+        goto fail;
+
+    if (snap) {
+        raftlog_snapshot_free(&l->snap);
+        l->snap = keep;
+        l->snap_index = l->last_index = snap->index;
+        l->snap_term = l->last_term = snap->term;
+    }
+    if (n) {
+        l->last_index = entries[n - 1].index;
+        l->last_term = entries[n - 1].term;
+    }
+    if (hs)
+        l->hs = *hs;
+    return 0;
+rollback:
     txn_rollback(l);
+fail:
+    raftlog_snapshot_free(&keep);
     return rc;
 }
 
@@ -721,6 +967,12 @@ int raftlog_compact(raftlog *l, uint64_t upto_index)
 {
     if (upto_index <= l->snap_index)
         return 0;
+    if (l->snap.index && upto_index > l->snap.index) {
+        log_error("raftlog", "%s: compaction up to %llu past the snapshot at %llu: a bug; restart "
+                  "kahunad and report it", l->path, (unsigned long long)upto_index,
+                  (unsigned long long)l->snap.index);
+        return KAHUNA_EBADREQ;
+    }
     if (upto_index > l->last_index) {
         log_error("raftlog", "%s: compaction up to %llu past the last entry %llu: a bug; restart "
                   "kahunad and report it", l->path, (unsigned long long)upto_index,
@@ -745,3 +997,76 @@ int raftlog_compact(raftlog *l, uint64_t upto_index)
     l->snap_term = term;
     return 0;
 }
+
+/* ---- snapshot meta and cluster id ---- */
+
+void raftlog_snapshot_free(raftlog_snapshot *s)
+{
+    if (!s)
+        return;
+    free(s->config);
+    memset(s, 0, sizeof *s);
+}
+
+int raftlog_save_snapshot(raftlog *l, const raftlog_snapshot *snap)
+{
+    int rc = snapshot_valid(l, snap);
+    if (rc)
+        return rc;
+    if (snap->index < l->snap.index || snap->index < l->snap_index || snap->index > l->last_index) {
+        log_error("raftlog", "%s: a snapshot at %llu does not fit the log (%llu..%llu, stored "
+                  "snapshot %llu): a bug; restart kahunad and report it", l->path,
+                  (unsigned long long)snap->index, (unsigned long long)l->snap_index,
+                  (unsigned long long)l->last_index, (unsigned long long)l->snap.index);
+        return KAHUNA_EBADREQ;
+    }
+    uint64_t term = 0;
+    if ((rc = raftlog_term(l, snap->index, &term)))
+        return rc == KAHUNA_EIO ? rc : corrupt(l, "cannot read the snapshot point", snap->index);
+    if (term != snap->term) {
+        log_error("raftlog", "%s: a snapshot at %llu of term %llu, but the entry there has term "
+                  "%llu: a bug; restart kahunad and report it", l->path,
+                  (unsigned long long)snap->index, (unsigned long long)snap->term,
+                  (unsigned long long)term);
+        return KAHUNA_EBADREQ;
+    }
+    raftlog_snapshot keep;
+    if ((rc = snapshot_copy(snap, &keep)))
+        return rc;
+    if ((rc = put_snapshot(l, snap))) {         /* one statement: its own transaction */
+        raftlog_snapshot_free(&keep);
+        return rc;
+    }
+    raftlog_snapshot_free(&l->snap);
+    l->snap = keep;
+    return 0;
+}
+
+int raftlog_load_snapshot(raftlog *l, raftlog_snapshot *out)
+{
+    return snapshot_copy(&l->snap, out);
+}
+
+int raftlog_set_cluster_id(raftlog *l, uint64_t id)
+{
+    if (id == 0)
+        return KAHUNA_EBADREQ;
+    if (id == l->cluster_id)
+        return 0;
+    if (l->cluster_id) {
+        log_error("raftlog", "%s: this data dir belongs to cluster %016llx, not %016llx: start "
+                  "kahunad with the data dir of this cluster's node, or an empty one", l->path,
+                  (unsigned long long)l->cluster_id, (unsigned long long)id);
+        return KAHUNA_EMISMATCH;
+    }
+    sqlite3_stmt *s = l->st[ST_PUT_CLUSTER];
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)cluster_crc(id));
+    int rc = step_done(l, ST_PUT_CLUSTER, "storing the cluster id");
+    if (rc)
+        return rc;
+    l->cluster_id = id;
+    return 0;
+}
+
+uint64_t raftlog_cluster_id(const raftlog *l) { return l->cluster_id; }

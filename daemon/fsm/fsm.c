@@ -971,6 +971,8 @@ int fsm_checkpointer_start(fsm *f, int interval_ms, int64_t wal_restart_bytes)
 {
     if (f->ckpt)
         return 0;
+    f->ckpt_interval_ms = interval_ms;          /* for fsm_snapshot_install */
+    f->ckpt_restart_bytes = wal_restart_bytes;
     fsm_ckpt *c = calloc(1, sizeof *c);
     if (!c)
         return KAHUNA_ENOMEM;

@@ -163,6 +163,41 @@ typedef struct fsm_checkpoint_stats {
 } fsm_checkpoint_stats;
 void fsm_checkpoint_stats_get(fsm *f, fsm_checkpoint_stats *out);
 
+/* ---- snapshots (snapshot.c; added for Raft, issue 3) ----
+ * A snapshot is a copy of state.db in one self-contained SQLite file
+ * (rollback journal, never a -wal beside it): every state table and the
+ * meta row with the applied index it reflects. A node sends it to a
+ * follower too far behind, which checks it and installs it in place of its
+ * whole state. */
+
+/* Writes a consistent copy of the state database at state_path to
+ * dest_path (which must not exist: KAHUNA_EBADREQ) with its own read-only
+ * connection (safe while the writer applies: VACUUM INTO inside one read
+ * transaction), then fsyncs the file and its directory. *index = the
+ * applied index recorded in the copy. On failure dest_path is removed.
+ * Any thread; returns 0, KAHUNA_EBADREQ, KAHUNA_EIO or KAHUNA_ENOMEM. */
+int fsm_snapshot_create(const char *state_path, const char *dest_path, uint64_t *index);
+
+/* Checks that path is a kahuna state database this build can read (opens
+ * read-only, PRAGMA quick_check, expected tables and schema version) and
+ * reads its applied index. KAHUNA_EBADREQ when it is not (a truncated or
+ * garbage file from a peer must never be installed), KAHUNA_EIO on I/O.
+ * Reads the whole file (quick_check): call it once, when a file arrives. */
+int fsm_snapshot_check(const char *path, uint64_t *index);
+
+/* Replaces the whole state of f with the snapshot at path in ONE
+ * transaction on the writer connection (ATTACH, delete every row of every
+ * state table, INSERT ... SELECT, DETACH), so readers see the old state or
+ * the new, never a mix; the fsm's cached applied index and revision are
+ * reloaded. Does not call the TTL hook (the caller re-arms with
+ * fsm_foreach_ttl). The applied index may go down (an older snapshot).
+ * The new state is durable on return (its commit is fsync'ed), and
+ * fsm_durable_index() becomes its applied index; a running checkpoint
+ * thread is stopped for the install and started again. The file is only
+ * read. On the apply thread; KAHUNA_EBADREQ (the file does not fit this
+ * database: nothing changed), KAHUNA_EIO or KAHUNA_ENOMEM. */
+int fsm_snapshot_install(fsm *f, const char *path);
+
 /* ---- reads ---- */
 
 int fsm_reader_open(const char *path, fsm_reader **out);

@@ -74,6 +74,10 @@ struct fsm {
     _Atomic uint64_t durable_index;        /* only grows */
     _Atomic int wal_frames;                /* frames in the WAL after the last commit */
     struct fsm_ckpt *ckpt;                 /* the checkpoint thread, or NULL */
+    /* Added for snapshot.c: the arguments of the last
+     * fsm_checkpointer_start, so that an install can restart the thread. */
+    int ckpt_interval_ms;
+    int64_t ckpt_restart_bytes;
     fsm_ttl_hook hook;
     void *hook_arg;
 };

@@ -28,7 +28,17 @@
  * Memory. Each connection has one context (allocated when it opens, freed
  * when it closes) whose buffers (body, decoded request, response) are
  * reused by all its requests; a response points into the context's buffer
- * (no copy), which stays untouched until the request completes. */
+ * (no copy), which stays untouched until the request completes.
+ *
+ * Peer routes. A path under /raft/ is a peer request (api/peer.h): its
+ * secret, method, route and announced length are checked before the body
+ * is read, its body limit is API_PEER_MAX_BODY, it is not counted in the
+ * REST metrics, and its answers carry no X-Kahuna-* headers. A forwarded
+ * request waits for the node exactly like a REST write. A snapshot's done
+ * request (fsync and a full check of the file: seconds for a big state)
+ * runs on a thread of its own while its connection is suspended, so that
+ * it never stalls the worker's other connections; api_server_stop waits
+ * for those threads. */
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -38,6 +48,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +58,8 @@
 #include <unistd.h>
 
 #include "api_internal.h"
+#include "api/cluster.h"
+#include "api/peer.h"
 #include "clock.h"
 #include "errors.h"
 #include "log.h"
@@ -68,6 +81,10 @@ struct api_server {
     api_env env;
     char *node_id;
     char *self_url;
+    char *peer_secret;        /* NULL: /raft/ refused */
+    pthread_mutex_t bg_mu;    /* snapshot done threads running */
+    pthread_cond_t bg_cv;
+    int bg_running;
     int listen_fd;            /* closed by MHD_stop_daemon unless quiesced */
     int quiesced;
 };
@@ -95,9 +112,16 @@ typedef struct conn {
     _Atomic int wait;
     int read_status;          /* read barrier outcome */
     fsm_result res;           /* apply outcome; res.owner points into owner (never freed) */
-    kbuf owner;
+    kbuf owner;               /* (peer forward: the admin op's id and URL) */
 
     kbuf out;                 /* response body */
+
+    /* peer routes */
+    api_peer_route peer;      /* API_PEER_NONE for a REST request */
+    int peer_refused;         /* answered before the body was read */
+    int peer_status;          /* forward: 0, or why its answer did not encode */
+    int peer_http;            /* snapshot done: the HTTP status of the answer in out */
+    char client[INET6_ADDRSTRLEN + 16];
 } conn;
 
 /* ---- connection contexts ---- */
@@ -138,6 +162,10 @@ static void conn_reset(conn *c)
     kbuf_reset(&c->owner);
     memset(&c->res, 0, sizeof c->res);
     c->read_status = 0;
+    c->peer = API_PEER_NONE;
+    c->peer_refused = 0;
+    c->peer_status = 0;
+    c->peer_http = 0;
     atomic_store(&c->wait, WAIT_IDLE);
 }
 
@@ -191,7 +219,7 @@ static enum MHD_Result send_reply(conn *c, const api_reply *rp)
     node_status st;
     node_get_status(c->srv->env.n, &st);
     int ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rp->content_type) == MHD_YES;
-    if (ok && st.leader_id && st.leader_id[0])
+    if (ok && st.leader_id[0])
         ok = MHD_add_response_header(r, "X-Kahuna-Leader", st.leader_id) == MHD_YES;
     if (ok && rp->allow)
         ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rp->allow) == MHD_YES;
@@ -221,6 +249,55 @@ static void reply_init(conn *c, api_reply *rp)
     rp->content_type = API_JSON;
 }
 
+/* The answer to a peer request: no X-Kahuna-* headers; 204 has no body. */
+static enum MHD_Result send_peer_reply(conn *c, const api_reply *rp)
+{
+    size_t len = rp->http_status == 204 ? 0 : c->out.len;
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, c->out.data, MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        log_warn("http", "cannot create a response (out of memory): closing the connection");
+        return MHD_NO;
+    }
+    int ok = 1;
+    if (len)
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rp->content_type) == MHD_YES;
+    if (ok && rp->allow)
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rp->allow) == MHD_YES;
+    enum MHD_Result ret = MHD_NO;
+    if (ok)
+        ret = MHD_queue_response(c->mc, (unsigned)rp->http_status, r);
+    else
+        log_warn("http", "cannot add response headers (out of memory): closing the connection");
+    MHD_destroy_response(r);
+    c->http_status = rp->http_status;
+    return ret;
+}
+
+/* The answer to a forwarded request or a snapshot's done whose work is done. */
+static enum MHD_Result peer_answer(conn *c)
+{
+    if (c->peer == API_PEER_SNAPSHOT_DONE) {
+        api_reply rp;
+        reply_init(c, &rp);
+        rp.http_status = c->peer_http;
+        return send_peer_reply(c, &rp);
+    }
+    if (c->res.status == KAHUNA_ECANCELED) {
+        /* the forwarding node went away: nobody to answer */
+        c->http_status = 499;
+        return MHD_NO;
+    }
+    api_reply rp;
+    reply_init(c, &rp);
+    if (c->peer_status) {
+        api_peer_error(&rp, 500, "internal", "cannot encode the answer to a forwarded request");
+    } else {
+        rp.http_status = 200;
+        rp.content_type = API_OCTETS;
+    }
+    return send_peer_reply(c, &rp);
+}
+
 static enum MHD_Result send_error(conn *c, int status, const char *message)
 {
     api_reply rp;
@@ -232,6 +309,8 @@ static enum MHD_Result send_error(conn *c, int status, const char *message)
 /* The answer to a decoded request whose node work (if any) is done. */
 static enum MHD_Result answer(conn *c)
 {
+    if (c->peer != API_PEER_NONE)
+        return peer_answer(c);
     const req *rq = &c->rq;
     const api_env *env = &c->srv->env;
     api_reply rp;
@@ -279,6 +358,10 @@ static enum MHD_Result answer(conn *c)
         }
         return send_reply(c, &rp);
     }
+    if (api_cluster_is_admin(rq->op)) {
+        api_cluster_admin_reply(env, rq, c->read_status, &rp);
+        return send_reply(c, &rp);
+    }
     api_cluster_serve(env, rq, &rp);
     return send_reply(c, &rp);
 }
@@ -311,6 +394,33 @@ static void on_read_barrier(void *arg, int status)
 {
     conn *c = arg;
     c->read_status = status;
+    wake(c);
+}
+
+static void on_admin_done(void *arg, int status)
+{
+    conn *c = arg;
+    c->read_status = status;
+    wake(c);
+}
+
+/* A forwarded proposal's result: encoded here, while res is valid. */
+static void on_forwarded(void *arg, const fsm_result *res)
+{
+    conn *c = arg;
+    c->peer_status = api_peer_forward_encode(res, &c->out);
+    c->res.status = res->status;
+    wake(c);
+}
+
+static void on_forwarded_admin(void *arg, int status)
+{
+    conn *c = arg;
+    fsm_result res;
+    memset(&res, 0, sizeof res);
+    res.status = status;
+    c->peer_status = api_peer_forward_encode(&res, &c->out);
+    c->res.status = status;
     wake(c);
 }
 
@@ -375,6 +485,16 @@ static enum MHD_Result dispatch(conn *c)
         }
         return wait_or_answer(c);
     }
+    if (api_cluster_is_admin(rq->op)) {
+        api_reply rp;
+        reply_init(c, &rp);
+        atomic_store(&c->wait, WAIT_CALLING);
+        if (api_cluster_admin_start(&c->srv->env, rq, &rp, on_admin_done, c) != 0) {
+            atomic_store(&c->wait, WAIT_IDLE);
+            return send_reply(c, &rp);        /* refused (bad id or URL): done never runs */
+        }
+        return wait_or_answer(c);
+    }
     if (req_op_is_data_read(rq->op) && !rq->stale) {
         atomic_store(&c->wait, WAIT_CALLING);
         node_read_barrier(n, on_read_barrier, c);
@@ -427,7 +547,7 @@ static enum MHD_Result decode(conn *c, const char *url, const char *method)
     return dispatch(c);
 }
 
-static int content_length_over(struct MHD_Connection *mc)
+static int content_length_over(struct MHD_Connection *mc, size_t limit)
 {
     const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (!cl)
@@ -436,11 +556,118 @@ static int content_length_over(struct MHD_Connection *mc)
     for (const char *p = cl; *p; p++) {
         if (*p < '0' || *p > '9')
             return 0;             /* libmicrohttpd refuses it itself */
-        if (v > REQ_MAX_BODY)
+        if (v > limit)
             return 1;
         v = v * 10 + (unsigned)(*p - '0');
     }
-    return v > REQ_MAX_BODY;
+    return v > limit;
+}
+
+/* ---- peer routes ---- */
+
+/* "HOST:PORT" of the client, for log lines. */
+static void client_addr(conn *c, char *buf, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char host[INET6_ADDRSTRLEN + 1], port[8];
+    snprintf(buf, cap, "an unknown address");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (getnameinfo(sa, len, host, sizeof host, port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+        snprintf(buf, cap, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
+/* First call of a peer request: the checks made before its body is read. */
+static enum MHD_Result peer_begin(conn *c, const char *method)
+{
+    const char *given = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, API_PEER_SECRET_HEADER);
+    char client[INET6_ADDRSTRLEN + 16];
+    client_addr(c, client, sizeof client);
+    api_reply rp;
+    reply_init(c, &rp);
+    if (!api_peer_admit(c->srv->peer_secret, given, kbytes_str(method), c->peer,
+                        content_length_over(c->mc, API_PEER_MAX_BODY), client, &rp))
+        return MHD_YES;
+    c->peer_refused = 1;
+    return send_peer_reply(c, &rp);
+}
+
+/* A snapshot's done request, on its own thread (see the top comment). */
+static void *peer_done_main(void *arg)
+{
+    conn *c = arg;
+    api_server *s = c->srv;
+    api_reply rp;
+    reply_init(c, &rp);
+    api_peer_serve(s->env.n, c->peer, c->args, c->nargs, kbytes_make(c->body.data, c->body.len), c->client,
+                   &rp);
+    c->peer_http = rp.http_status;
+    wake(c);                  /* c must not be touched after this */
+    pthread_mutex_lock(&s->bg_mu);
+    s->bg_running--;
+    pthread_cond_broadcast(&s->bg_cv);
+    pthread_mutex_unlock(&s->bg_mu);
+    return NULL;
+}
+
+/* Starts peer_done_main; 0, or -1 when no thread could be started. */
+static int peer_done_start(conn *c)
+{
+    api_server *s = c->srv;
+    pthread_attr_t attr;
+    pthread_t th;
+    if (pthread_attr_init(&attr) != 0)
+        return -1;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_mutex_lock(&s->bg_mu);
+    s->bg_running++;
+    pthread_mutex_unlock(&s->bg_mu);
+    atomic_store(&c->wait, WAIT_CALLING);
+    int rc = pthread_create(&th, &attr, peer_done_main, c);
+    pthread_attr_destroy(&attr);
+    if (rc == 0)
+        return 0;
+    atomic_store(&c->wait, WAIT_IDLE);
+    pthread_mutex_lock(&s->bg_mu);
+    s->bg_running--;
+    pthread_mutex_unlock(&s->bg_mu);
+    return -1;
+}
+
+/* Last call of a peer request: the body is in. */
+static enum MHD_Result peer_dispatch(conn *c)
+{
+    node *n = c->srv->env.n;
+    kbytes body = kbytes_make(c->body.data, c->body.len);
+    api_reply rp;
+    reply_init(c, &rp);
+    c->decoded = 1;
+    if (c->peer == API_PEER_FORWARD) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c->fd = ci ? ci->connect_fd : -1;
+        atomic_store(&c->wait, WAIT_CALLING);
+        if (api_peer_forward_start(n, body, &c->owner, conn_alive, on_forwarded, on_forwarded_admin, c, &rp)) {
+            atomic_store(&c->wait, WAIT_IDLE);
+            return send_peer_reply(c, &rp);
+        }
+        return wait_or_answer(c);
+    }
+    c->nargs = 0;
+    int total = MHD_get_connection_values_n(c->mc, MHD_GET_ARGUMENT_KIND, collect_arg, c);
+    if (total < 0 || (size_t)total != c->nargs) {
+        api_peer_error(&rp, 500, "internal", "out of memory");
+        return send_peer_reply(c, &rp);
+    }
+    client_addr(c, c->client, sizeof c->client);
+    if (c->peer == API_PEER_SNAPSHOT_DONE) {
+        if (peer_done_start(c) == 0)
+            return wait_or_answer(c);
+        log_warn("http", "cannot start a thread for a snapshot check: checking on the worker thread");
+    }
+    api_peer_serve(n, c->peer, c->args, c->nargs, body, c->client, &rp);
+    return send_peer_reply(c, &rp);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url, const char *method,
@@ -459,17 +686,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         c->t0_us = clock_mono_us();
         c->method = req_method_parse(kbytes_str(method));
         c->route = req_route_of(kbytes_str(method), kbytes_str(url));
-        if (content_length_over(mc)) {
+        c->peer = api_peer_route_of(url);
+        if (c->peer != API_PEER_NONE)
+            return peer_begin(c, method);
+        if (content_length_over(mc, REQ_MAX_BODY)) {
             c->too_large = 1;
             return send_error(c, KAHUNA_ETOOLARGE, "the request body is over the limit of 2 MiB + 64 KiB");
         }
         return MHD_YES;
     }
+    if (c->peer_refused) {
+        /* answered already: whatever else comes is dropped */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
     if (*upload_data_size) {
         /* a body over the limit (chunked, or longer than announced) is read
          * and dropped, then refused */
+        size_t limit = c->peer != API_PEER_NONE ? API_PEER_MAX_BODY : REQ_MAX_BODY;
         if (!c->too_large) {
-            if (c->body.len + *upload_data_size > REQ_MAX_BODY) {
+            if (c->body.len + *upload_data_size > limit) {
                 c->too_large = 1;
                 shrink(&c->body);
             } else if (kbuf_append(&c->body, upload_data, *upload_data_size)) {
@@ -481,13 +717,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (c->too_large && c->peer != API_PEER_NONE) {
+        api_reply rp;
+        reply_init(c, &rp);
+        if (c->body_oom)
+            api_peer_error(&rp, 500, "internal", "out of memory");
+        else
+            api_peer_error(&rp, 413, "too_large", "the peer request body is over the limit of 8 MiB");
+        return send_peer_reply(c, &rp);
+    }
     if (c->too_large) {
         if (c->body_oom)
             return send_error(c, KAHUNA_ENOMEM, NULL);
         return send_error(c, KAHUNA_ETOOLARGE, "the request body is over the limit of 2 MiB + 64 KiB");
     }
     if (!c->decoded)
-        return decode(c, url, method);
+        return c->peer != API_PEER_NONE ? peer_dispatch(c) : decode(c, url, method);
     if (atomic_load(&c->wait) == WAIT_DONE)
         return answer(c);
     return MHD_YES;   /* not reached: a suspended request is not called */
@@ -501,7 +746,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls, e
     (void)toe;
     if (!c)
         return;
-    metrics_observe(s->env.m, c->route, c->method, c->http_status, clock_mono_us() - c->t0_us);
+    if (c->peer == API_PEER_NONE)
+        metrics_observe(s->env.m, c->route, c->method, c->http_status, clock_mono_us() - c->t0_us);
     conn_reset(c);
     *req_cls = NULL;
 }
@@ -619,9 +865,22 @@ int api_server_start(const api_options *opts, node *n, api_server **out, const c
         return KAHUNA_EIO;
     }
     s->listen_fd = -1;
+    if (pthread_mutex_init(&s->bg_mu, NULL) != 0) {
+        free(s);
+        *err_msg = "cannot create a mutex";
+        return KAHUNA_EIO;
+    }
+    if (pthread_cond_init(&s->bg_cv, NULL) != 0) {
+        pthread_mutex_destroy(&s->bg_mu);
+        free(s);
+        *err_msg = "cannot create a condition variable";
+        return KAHUNA_EIO;
+    }
     int v6 = 0;
     int rc = open_listener(opts, &s->listen_fd, &v6, err_msg);
     if (rc) {
+        pthread_cond_destroy(&s->bg_cv);
+        pthread_mutex_destroy(&s->bg_mu);
         free(s);
         return rc;
     }
@@ -634,6 +893,10 @@ int api_server_start(const api_options *opts, node *n, api_server **out, const c
     }
     s->self_url = (char *)kbuf_detach(&url, NULL);
     s->node_id = strdup(opts->node_id ? opts->node_id : "");
+    if (opts->peer_secret && opts->peer_secret[0] && !(s->peer_secret = strdup(opts->peer_secret))) {
+        *err_msg = "out of memory";
+        goto fail;
+    }
     if (!s->self_url || !s->node_id || metrics_new(&s->env.m)) {
         *err_msg = "out of memory";
         goto fail;
@@ -679,6 +942,9 @@ fail:
     metrics_free(s->env.m);
     free(s->self_url);
     free(s->node_id);
+    free(s->peer_secret);
+    pthread_cond_destroy(&s->bg_cv);
+    pthread_mutex_destroy(&s->bg_mu);
     free(s);
     return KAHUNA_EIO;
 }
@@ -697,9 +963,17 @@ void api_server_stop(api_server *s)
 {
     if (!s)
         return;
+    /* a snapshot check still running holds a suspended connection */
+    pthread_mutex_lock(&s->bg_mu);
+    while (s->bg_running > 0)
+        pthread_cond_wait(&s->bg_cv, &s->bg_mu);
+    pthread_mutex_unlock(&s->bg_mu);
     MHD_stop_daemon(s->d);
     metrics_free(s->env.m);
     free(s->self_url);
     free(s->node_id);
+    free(s->peer_secret);
+    pthread_cond_destroy(&s->bg_cv);
+    pthread_mutex_destroy(&s->bg_mu);
     free(s);
 }

@@ -1,5 +1,6 @@
 /* http.h: the HTTP server of a node (libmicrohttpd): the REST API of SPEC §3,
- * /health, /ready, /metrics, and later the peer Raft endpoints.
+ * /health, /ready, /metrics, and the peer Raft routes under /raft/
+ * (api/peer.h).
  *
  * It runs libmicrohttpd's epoll loop on a small pool of threads; a request
  * that waits for the node (a write, a linearizable read, a lock wait) is
@@ -17,6 +18,10 @@ typedef struct api_options {
     int port;                 /* 1..65535 */
     int threads;              /* libmicrohttpd thread pool size; 0 = number of CPUs */
     const char *node_id;
+    /* Added for Raft: the secret every /raft/ request must carry in
+     * X-Kahuna-Peer-Secret (copied). NULL or "": every /raft/ request is
+     * refused with 403. */
+    const char *peer_secret;
 } api_options;
 
 /* Binds and starts serving. Returns 0, or KAHUNA_EIO with *err_msg set to a

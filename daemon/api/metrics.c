@@ -1,4 +1,7 @@
-/* metrics.c: sharded request counters and their Prometheus rendering. */
+/* metrics.c: sharded request counters and their Prometheus rendering,
+ * with the node's and the Raft figures (kahuna_raft_*: term, indexes,
+ * role, leader changes, snapshots, and on the leader each peer's match
+ * index and lag). */
 #include "metrics.h"
 
 #include <inttypes.h>
@@ -101,7 +104,92 @@ static uint64_t sum_bucket(metrics *m, int r, size_t b)
     return v;
 }
 
-int metrics_render(metrics *m, const node_status *st, kbuf *out)
+/* A label value: ids are [A-Za-z0-9._-], but escape as the format asks
+ * in case. */
+static int put_label(kbuf *out, const char *v)
+{
+    int rc = 0;
+    for (; *v && !rc; v++) {
+        if (*v == '\\' || *v == '"')
+            rc = kbuf_printf(out, "\\%c", *v);
+        else if (*v == '\n')
+            rc = kbuf_append_str(out, "\\n");
+        else
+            rc = kbuf_append_byte(out, (uint8_t)*v);
+    }
+    return rc;
+}
+
+/* One labelled sample: NAME{peer="ID"} VALUE. */
+static int put_peer_sample(kbuf *out, const char *name, const char *peer, uint64_t v)
+{
+    int rc = kbuf_printf(out, "%s{peer=\"", name);
+    if (!rc)
+        rc = put_label(out, peer);
+    if (!rc)
+        rc = kbuf_printf(out, "\"} %" PRIu64 "\n", v);
+    return rc;
+}
+
+static int render_raft(const node_status *st, const node_member *mm, size_t nm, kbuf *out)
+{
+    static const int roles[] = {RAFT_FOLLOWER, RAFT_PRECANDIDATE, RAFT_CANDIDATE, RAFT_LEADER};
+    int rc = 0;
+#define P(...) do { if (!rc) rc = kbuf_printf(out, __VA_ARGS__); } while (0)
+    P("# HELP kahuna_raft_term Current Raft term.\n# TYPE kahuna_raft_term gauge\n"
+      "kahuna_raft_term %" PRIu64 "\n", st->term);
+    P("# HELP kahuna_raft_commit_index Highest log index known to be committed.\n"
+      "# TYPE kahuna_raft_commit_index gauge\nkahuna_raft_commit_index %" PRIu64 "\n", st->commit_index);
+    P("# HELP kahuna_raft_applied_index Highest log index applied to the state machine.\n"
+      "# TYPE kahuna_raft_applied_index gauge\nkahuna_raft_applied_index %" PRIu64 "\n", st->applied_index);
+    P("# HELP kahuna_raft_leader_changes_total Leaders seen by this node since it started.\n"
+      "# TYPE kahuna_raft_leader_changes_total counter\nkahuna_raft_leader_changes_total %" PRIu64 "\n",
+      st->leader_changes);
+    P("# HELP kahuna_raft_has_leader 1 when this node knows a leader.\n"
+      "# TYPE kahuna_raft_has_leader gauge\nkahuna_raft_has_leader %d\n", st->leader_id[0] ? 1 : 0);
+    P("# HELP kahuna_raft_role 1 for this node's current Raft role, 0 for the others.\n"
+      "# TYPE kahuna_raft_role gauge\n");
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        P("kahuna_raft_role{role=\"%s\"} %d\n", raft_role_name(roles[i]), st->role == roles[i]);
+    P("# HELP kahuna_raft_snapshots_sent_total Snapshots this node sent to followers.\n"
+      "# TYPE kahuna_raft_snapshots_sent_total counter\nkahuna_raft_snapshots_sent_total %" PRIu64 "\n",
+      st->snapshots_sent);
+    P("# HELP kahuna_raft_snapshots_installed_total Snapshots this node received and installed.\n"
+      "# TYPE kahuna_raft_snapshots_installed_total counter\n"
+      "kahuna_raft_snapshots_installed_total %" PRIu64 "\n", st->snapshots_installed);
+    if (mm) {
+        uint64_t voters = 0, learners = 0;
+        for (size_t i = 0; i < nm; i++) {
+            if (mm[i].voter)
+                voters++;
+            else
+                learners++;
+        }
+        P("# HELP kahuna_raft_members Members in this node's view of the configuration.\n"
+          "# TYPE kahuna_raft_members gauge\n"
+          "kahuna_raft_members{role=\"voter\"} %" PRIu64 "\n"
+          "kahuna_raft_members{role=\"learner\"} %" PRIu64 "\n", voters, learners);
+    }
+    if (mm && st->is_leader) {
+        P("# HELP kahuna_raft_peer_match_index Highest log index the leader knows a peer has.\n"
+          "# TYPE kahuna_raft_peer_match_index gauge\n");
+        for (size_t i = 0; i < nm && !rc; i++)
+            if (!mm[i].is_self)
+                rc = put_peer_sample(out, "kahuna_raft_peer_match_index", mm[i].id, mm[i].match_index);
+        P("# HELP kahuna_raft_peer_lag_entries Entries of the leader's log a peer does not have yet.\n"
+          "# TYPE kahuna_raft_peer_lag_entries gauge\n");
+        for (size_t i = 0; i < nm && !rc; i++)
+            if (!mm[i].is_self)
+                rc = put_peer_sample(out, "kahuna_raft_peer_lag_entries", mm[i].id,
+                                     st->last_log_index > mm[i].match_index
+                                         ? st->last_log_index - mm[i].match_index : 0);
+    }
+#undef P
+    return rc;
+}
+
+int metrics_render(metrics *m, const node_status *st, const node_member *members, size_t nmembers,
+                   kbuf *out)
 {
     int rc = 0;
 #define P(...) do { if (!rc) rc = kbuf_printf(out, __VA_ARGS__); } while (0)
@@ -169,6 +257,8 @@ int metrics_render(metrics *m, const node_status *st, kbuf *out)
           "# TYPE kahuna_lock_waiters gauge\nkahuna_lock_waiters %" PRIu64 "\n", st->lock_waiters);
         P("# HELP kahuna_is_leader 1 when this node is the leader.\n"
           "# TYPE kahuna_is_leader gauge\nkahuna_is_leader %d\n", st->is_leader ? 1 : 0);
+        if (!rc)
+            rc = render_raft(st, members, nmembers, out);
     }
 #undef P
     return rc;

@@ -7,6 +7,7 @@
 #ifndef KAHUNA_API_METRICS_H
 #define KAHUNA_API_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -24,7 +25,10 @@ void metrics_free(metrics *m);
 void metrics_observe(metrics *m, req_route route, req_method method, int http_status, int64_t duration_us);
 
 /* Appends the exposition to out: the request counters and histograms, then
- * the node's figures from st. Returns 0 or KAHUNA_ENOMEM. */
-int metrics_render(metrics *m, const node_status *st, kbuf *out);
+ * the node's figures from st (may be NULL), then the Raft figures of st
+ * and, on the leader, of each other member in members[0..nmembers)
+ * (node_members; may be NULL). Returns 0 or KAHUNA_ENOMEM. */
+int metrics_render(metrics *m, const node_status *st, const node_member *members, size_t nmembers,
+                   kbuf *out);
 
 #endif

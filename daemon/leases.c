@@ -248,6 +248,23 @@ void leases_free(leases *l)
     free(l);
 }
 
+void leases_clear(leases *l)
+{
+    pthread_mutex_lock(&l->mu);
+    for (size_t i = 0; i < l->nbuckets; i++) {
+        lease *e = l->buckets[i];
+        while (e) {
+            lease *next = e->next;
+            free(e);
+            e = next;
+        }
+        l->buckets[i] = NULL;
+    }
+    l->count = 0;
+    l->heap_len = 0;
+    pthread_mutex_unlock(&l->mu);
+}
+
 static int64_t add_sat(int64_t a, int64_t b)
 {
     return a > INT64_MAX - b ? INT64_MAX : a + b;

@@ -69,6 +69,9 @@ void leases_rearm_all(leases *l, int64_t now_ms);
  * its deadline + 1, or INT64_MAX when none. */
 int64_t leases_next_deadline(leases *l);
 
+/* Forgets every lease (a snapshot replaced the state: the caller re-arms). */
+void leases_clear(leases *l);
+
 /* Number of leases in the table (armed or due). */
 size_t leases_count(leases *l);
 

@@ -7,6 +7,11 @@
  * storage error). A node that fails on its durability path exits 70 from
  * node.c (fail-stop).
  *
+ * Peers: with --peer-secret, the peer transport (Raft messages and
+ * snapshots out) and the forwarder (client requests a follower sends to the
+ * leader) are started before the node and handed to it as callbacks; the
+ * /raft/ routes of the HTTP server bring peer input in.
+ *
  * Signals: SIGTERM and SIGINT are blocked in every thread and taken by
  * sigwait() here, so the stop runs in order on the main thread: stop
  * accepting connections, stop the node (the batch in flight completes and is
@@ -21,8 +26,11 @@
 #include "api/http.h"
 #include "resp/resp.h"
 #include "errors.h"
+#include "httpc.h"
 #include "log.h"
 #include "node.h"
+#include "peer/forward.h"
+#include "peer/transport.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -118,6 +126,16 @@ static int lock_data_dir(const char *dir)
     return fd;
 }
 
+/* After node_stop: forwarded requests in flight are answered (their HTTP
+ * connections are still there to take the answer), then the sender stops. */
+static void stop_peers(peer_forwarder *pf, peer_transport *pt)
+{
+    if (pf)
+        peer_forwarder_stop(pf);
+    if (pt)
+        peer_transport_stop(pt);
+}
+
 static void print_url(char *buf, size_t n, const char *host, int port)
 {
     if (strchr(host, ':'))
@@ -151,12 +169,10 @@ int main(int argc, char **argv)
     log_set_level(cfg.log_level);
     if (cfg.config_file)
         log_info("main", "options from %s, the environment and the command line", cfg.config_file);
-    if (config_is_multi_node(&cfg)) {
-        log_error("main", "--peers names other nodes than %s: multi-node clusters arrive with the "
-                  "Raft issue and this build runs a single node; list only this node in --peers "
-                  "(or leave it out)", cfg.node_id);
+    if (httpc_global_init() != 0) {
+        log_error("main", "cannot initialise libcurl; check the installation of libcurl");
         config_free(&cfg);
-        return EXIT_USAGE;
+        return EXIT_START;
     }
 
     int e = make_dirs(cfg.data_dir);
@@ -179,9 +195,50 @@ int main(int argc, char **argv)
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
-    node_config ncfg = {cfg.node_id, cfg.data_dir, cfg.history_keep};
+    /* the peer edge: only with a secret (a node without one never talks
+     * to peers, and refuses every /raft/ request) */
+    peer_transport *pt = NULL;
+    peer_forwarder *pf = NULL;
+    node_transport ntr;
+    memset(&ntr, 0, sizeof ntr);
+    if (cfg.peer_secret) {
+        peer_options popt = {cfg.peer_secret, 0, 0};
+        if (peer_transport_start(&popt, &pt) != 0 || peer_forwarder_start(cfg.peer_secret, &pf) != 0) {
+            log_error("main", "cannot start the peer transport (out of memory or libcurl failed)");
+            if (pt)
+                peer_transport_stop(pt);
+            close(lock_fd);
+            config_free(&cfg);
+            return EXIT_START;
+        }
+        peer_transport_bind(pt, &ntr);
+        peer_forwarder_bind(pf, &ntr);
+    }
+    node_peer *peers = calloc(cfg.npeers ? cfg.npeers : 1, sizeof *peers);
+    if (!peers) {
+        log_error("main", "out of memory");
+        close(lock_fd);
+        config_free(&cfg);
+        return EXIT_START;
+    }
+    for (size_t i = 0; i < cfg.npeers; i++)
+        peers[i] = (node_peer){cfg.peers[i].id, cfg.peers[i].url};
+    node_config ncfg;
+    memset(&ncfg, 0, sizeof ncfg);
+    ncfg.node_id = cfg.node_id;
+    ncfg.data_dir = cfg.data_dir;
+    ncfg.history_keep = cfg.history_keep;
+    ncfg.self_url = cfg.advertise_url;
+    ncfg.peers = peers;
+    ncfg.npeers = cfg.npeers;
+    ncfg.join = cfg.join;
+    ncfg.transport = pt ? &ntr : NULL;
+    ncfg.snapshot_entries = cfg.snapshot_entries;
     node *n = NULL;
     rc = node_start(&ncfg, &n);
+    free(peers);
+    if (rc == 0 && pt)
+        peer_transport_set_node(pt, n);
     if (rc == KAHUNA_EMISMATCH) {
         char *owner = NULL;
         if (node_data_dir_owner(cfg.data_dir, &owner) == 0)
@@ -196,18 +253,30 @@ int main(int argc, char **argv)
                   cfg.node_id, cfg.data_dir, kahuna_strerror(rc));
     }
     if (rc) {
+        if (pf)
+            peer_forwarder_stop(pf);
+        if (pt)
+            peer_transport_stop(pt);
         close(lock_fd);
         config_free(&cfg);
         return EXIT_START;
     }
 
-    api_options aopt = {cfg.listen_host, cfg.listen_port, cfg.http_threads, cfg.node_id};
+    api_options aopt;
+    memset(&aopt, 0, sizeof aopt);
+    aopt.host = cfg.listen_host;
+    aopt.port = cfg.listen_port;
+    aopt.threads = cfg.http_threads;
+    aopt.node_id = cfg.node_id;
+    aopt.peer_secret = cfg.peer_secret;
     api_server *srv = NULL;
     const char *api_err = NULL;
     rc = api_server_start(&aopt, n, &srv, &api_err);
     if (rc) {
         log_error("main", "cannot serve REST on %s port %d: %s", cfg.listen_host, cfg.listen_port,
                   api_err ? api_err : kahuna_strerror(rc));
+        node_stop(n);
+        stop_peers(pf, pt);
         node_free(n);
         close(lock_fd);
         config_free(&cfg);
@@ -223,6 +292,7 @@ int main(int argc, char **argv)
                       cfg.resp_port, resp_err ? resp_err : kahuna_strerror(rc));
             api_server_quiesce(srv);
             node_stop(n);
+            stop_peers(pf, pt);
             api_server_stop(srv);
             node_free(n);
             close(lock_fd);
@@ -253,6 +323,7 @@ int main(int argc, char **argv)
     if (rsrv)
         resp_server_quiesce(rsrv);
     node_stop(n);
+    stop_peers(pf, pt);
     api_server_stop(srv);
     if (rsrv)
         resp_server_stop(rsrv);

@@ -487,7 +487,7 @@ static void info_cmd(resp_ctx *x)
                                 "kahuna_leader:%s\r\nkahuna_term:%llu\r\nkahuna_commit_index:%llu\r\n"
                                 "kahuna_applied_index:%llu\r\nkahuna_last_log_index:%llu\r\n"
                                 "kahuna_revision:%lld\r\n",
-                                ns.is_leader ? "leader" : "follower", ns.leader_id ? ns.leader_id : "",
+                                ns.is_leader ? "leader" : "follower", ns.leader_id,
                                 (unsigned long long)ns.term, (unsigned long long)ns.commit_index,
                                 (unsigned long long)ns.applied_index, (unsigned long long)ns.last_log_index,
                                 (long long)ns.revision);

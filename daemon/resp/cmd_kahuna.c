@@ -299,7 +299,7 @@ static void cluster_info_cmd(resp_ctx *x)
                          "revision:%lld\r\nproposals:%llu\r\nbatches:%llu\r\nexpirations:%llu\r\n"
                          "lock_waiters:%llu\r\n",
                          st.node_id ? st.node_id : resp_node_id(x->c->s), st.is_leader ? "leader" : "follower",
-                         st.leader_id ? st.leader_id : "", node_ready(resp_node(x->c->s)),
+                         st.leader_id, node_ready(resp_node(x->c->s)),
                          (unsigned long long)st.term, (unsigned long long)st.commit_index,
                          (unsigned long long)st.applied_index, (unsigned long long)st.last_log_index,
                          (long long)st.revision, (unsigned long long)st.proposals,

@@ -36,7 +36,7 @@ static void teardown(void)
 
 static node *start(const char *id)
 {
-    node_config cfg = {id, dir, 16};
+    node_config cfg = {.node_id = id, .data_dir = dir, .history_keep = 16};
     node *n = NULL;
     ck_assert_int_eq(node_start(&cfg, &n), 0);
     ck_assert_ptr_nonnull(n);
@@ -180,8 +180,8 @@ START_TEST(test_node_is_the_single_node_leader_and_ready)
     ck_assert_str_eq(s.leader_id, "n1");
     ck_assert_int_eq(s.is_leader, 1);
     ck_assert_uint_eq(s.term, 1);
-    ck_assert_uint_eq(s.commit_index, 1); /* the term's NOOP */
-    ck_assert_uint_eq(s.applied_index, 1);
+    ck_assert_uint_eq(s.commit_index, 2); /* the bootstrap configuration, the term's NOOP */
+    ck_assert_uint_eq(s.applied_index, 2);
     ck_assert_int_eq(node_ready(n), 1);
     node_free(n);
 }
@@ -375,7 +375,7 @@ START_TEST(test_node_refuses_a_data_dir_of_another_node)
 {
     node *n = start("n1");
     node_free(n);
-    node_config cfg = {"n2", dir, 16};
+    node_config cfg = {.node_id = "n2", .data_dir = dir, .history_keep = 16};
     ck_assert_int_eq(node_start(&cfg, &n), KAHUNA_EMISMATCH);
     ck_assert_ptr_null(n);
 }

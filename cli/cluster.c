@@ -1,9 +1,13 @@
 /* cluster.c: kahuna-cli cluster status|members|add|remove|transfer-leader
  * and health (SPEC §5), over the REST cluster API (SPEC §3).
  *
- * "cluster status" and "members" show the view of the first endpoint that
- * answers. Membership changes go through the log, one node at a time; a
- * single-node cluster refuses them with a 400 that is shown as it is. */
+ * "cluster status" (for people: fields, then an aligned member table) and
+ * "members" (for scripts: tab-separated) show the view of the first
+ * endpoint that answers. Membership changes go through the log, one node
+ * at a time, on the leader (a follower forwards them); a refusal (400) is
+ * shown with the server's reason, no leader (503, after the retries of
+ * call.c) exits 69. An added node joins as a learner and the leader makes
+ * it a voter once it has caught up. */
 #include "call.h"
 #include "cli.h"
 #include "errors.h"
@@ -39,9 +43,80 @@ static void print_scalar(const char *key, json_t *v)
         out_printf("%s: -\n", key);
 }
 
+/* One member as the columns of a table: id, URL, role ("leader",
+ * "voter" or "learner"), match index and ms since last contact ("-" when
+ * unknown). Each cell is written into cells[i] (reset first). */
+#define MEMBER_COLS 5
+static int member_cells(json_t *m, kbuf cells[MEMBER_COLS])
+{
+    const char *id = jstr(m, "id"), *url = jstr(m, "url"), *role = jstr(m, "role");
+    int rc = 0;
+    for (int i = 0; i < MEMBER_COLS; i++)
+        kbuf_reset(&cells[i]);
+    if (json_is_true(json_object_get(m, "leader")))
+        role = "leader";
+    rc |= kbuf_append_str(&cells[0], id ? id : "");
+    rc |= kbuf_append_str(&cells[1], url ? url : "");
+    rc |= kbuf_append_str(&cells[2], role ? role : "");
+    if (jint(m, "match_index") >= 0)
+        rc |= kbuf_printf(&cells[3], "%lld", (long long)jint(m, "match_index"));
+    else
+        rc |= kbuf_append_str(&cells[3], "-");
+    if (jint(m, "last_contact_ms") >= 0)
+        rc |= kbuf_printf(&cells[4], "%lld", (long long)jint(m, "last_contact_ms"));
+    else
+        rc |= kbuf_append_str(&cells[4], "-");
+    return rc ? KAHUNA_ENOMEM : 0;
+}
+
+static void free_cells(kbuf cells[MEMBER_COLS])
+{
+    for (int i = 0; i < MEMBER_COLS; i++)
+        kbuf_free(&cells[i]);
+}
+
+/* A cell padded to width and two spaces, or the last one and a newline. */
+static void print_cell(const char *text, size_t width, int last)
+{
+    if (last)
+        out_printf("%s\n", text);
+    else
+        out_printf("%-*s  ", (int)width, text);
+}
+
+/* The members as an aligned table with a header line, for people. */
+static int print_member_table(json_t *members)
+{
+    static const char *const head[MEMBER_COLS] = {"ID", "URL", "ROLE", "MATCH_INDEX", "LAST_CONTACT_MS"};
+    size_t width[MEMBER_COLS];
+    kbuf cells[MEMBER_COLS] = {KBUF_INIT, KBUF_INIT, KBUF_INIT, KBUF_INIT, KBUF_INIT};
+    for (int k = 0; k < MEMBER_COLS; k++)
+        width[k] = strlen(head[k]);
+    size_t i;
+    json_t *m;
+    int rc = 0;
+    json_array_foreach(members, i, m) {
+        if ((rc = member_cells(m, cells)) != 0)
+            break;
+        for (int k = 0; k < MEMBER_COLS; k++)
+            if (cells[k].len > width[k])
+                width[k] = cells[k].len;
+    }
+    for (int k = 0; k < MEMBER_COLS && !rc; k++)
+        print_cell(head[k], width[k], k + 1 == MEMBER_COLS);
+    json_array_foreach(members, i, m) {
+        if (rc || (rc = member_cells(m, cells)) != 0)
+            break;
+        for (int k = 0; k < MEMBER_COLS; k++)
+            print_cell(kbuf_str(&cells[k]), width[k], k + 1 == MEMBER_COLS);
+    }
+    free_cells(cells);
+    return rc ? CLI_EXIT_SOFTWARE : CLI_EXIT_OK;
+}
+
 int cmd_cluster_status(cli_ctx *c, const cli_inv *inv)
 {
-    static const char *const first[] = {"node_id", "leader", "term", "commit_index", "applied_index"};
+    static const char *const first[] = {"node_id", "leader", "role", "term", "commit_index", "applied_index"};
     call_result r = CALL_RESULT_INIT;
     int status = get_cluster(c, "cluster status", &r);
     if (status)
@@ -68,8 +143,10 @@ int cmd_cluster_status(cli_ctx *c, const cli_inv *inv)
             print_scalar(key, v);
     }
     json_t *members = json_object_get(r.json, "members");
-    if (json_is_array(members))
-        out_printf("members: %zu\n", json_array_size(members));
+    if (json_is_array(members)) {
+        out_printf("members: %zu\n\n", json_array_size(members));
+        status = print_member_table(members);
+    }
 out:
     call_result_free(&r);
     return status;
@@ -78,6 +155,7 @@ out:
 int cmd_cluster_members(cli_ctx *c, const cli_inv *inv)
 {
     call_result r = CALL_RESULT_INIT;
+    kbuf cells[MEMBER_COLS] = {KBUF_INIT, KBUF_INIT, KBUF_INIT, KBUF_INIT, KBUF_INIT};
     int status = get_cluster(c, "cluster members", &r);
     if (status)
         goto out;
@@ -93,33 +171,41 @@ int cmd_cluster_members(cli_ctx *c, const cli_inv *inv)
         status = CLI_EXIT_SOFTWARE;
         goto out;
     }
-    /* ID, URL, ROLE, MATCH_INDEX, LAST_CONTACT_MS separated by tabs */
+    /* ID, URL, ROLE, MATCH_INDEX, LAST_CONTACT_MS separated by tabs, for scripts */
     size_t i;
     json_t *m;
     json_array_foreach(members, i, m) {
-        const char *id = jstr(m, "id"), *url = jstr(m, "url"), *role = jstr(m, "role");
-        out_printf("%s\t%s\t%s\t", id ? id : "", url ? url : "", role ? role : "");
-        if (jint(m, "match_index") >= 0)
-            out_printf("%lld\t", (long long)jint(m, "match_index"));
-        else
-            out_printf("-\t");
-        if (jint(m, "last_contact_ms") >= 0)
-            out_printf("%lld\n", (long long)jint(m, "last_contact_ms"));
-        else
-            out_printf("-\n");
+        if (member_cells(m, cells) != 0) {
+            status = CLI_EXIT_SOFTWARE;
+            break;
+        }
+        for (int k = 0; k < MEMBER_COLS; k++)
+            out_printf("%s%c", kbuf_str(&cells[k]), k + 1 < MEMBER_COLS ? '\t' : '\n');
     }
 out:
+    free_cells(cells);
     call_result_free(&r);
     return status;
 }
 
-/* A request that changes the cluster; prints nothing on success but the
- * server's JSON with --json. */
-static int cluster_change(cli_ctx *c, const char *what, const char *method, const char *path, json_t *body)
+/* A request that changes the cluster (not idempotent: an answer lost on
+ * the way is not sent again elsewhere; a 503 is, as nothing was done).
+ * Prints nothing on success, or the server's JSON with --json, or with
+ * print_field the answer's field of that name (the new leader). */
+static int cluster_change(cli_ctx *c, const char *what, const char *method, const char *path, json_t *body,
+                          const char *print_field)
 {
     call_result r = CALL_RESULT_INIT;
     call_json(c, method, path, body, c->timeout_ms, 0, &r);
-    int status = call_ok(&r) ? (c->json ? call_print_body(&r) : CLI_EXIT_OK) : call_fail(c, &r, what);
+    int status;
+    if (!call_ok(&r))
+        status = call_fail(c, &r, what);
+    else if (c->json)
+        status = call_print_body(&r);
+    else if (print_field && !c->quiet && r.json && jstr(r.json, print_field))
+        status = out_printf("%s\n", jstr(r.json, print_field)) ? CLI_EXIT_SOFTWARE : CLI_EXIT_OK;
+    else
+        status = CLI_EXIT_OK;
     call_result_free(&r);
     return status;
 }
@@ -130,7 +216,7 @@ int cmd_cluster_add(cli_ctx *c, const cli_inv *inv)
     json_t *body = json_pack("{s:s,s:s}", "id", inv->pos[0], "url", inv->pos[1]);
     int status = CLI_EXIT_SOFTWARE;
     if (body && !kbuf_printf(&what, "cluster add %s", inv->pos[0]))
-        status = cluster_change(c, kbuf_str(&what), "POST", "/v1/cluster/members", body);
+        status = cluster_change(c, kbuf_str(&what), "POST", "/v1/cluster/members", body, NULL);
     json_decref(body);
     kbuf_free(&what);
     return status;
@@ -142,7 +228,7 @@ int cmd_cluster_remove(cli_ctx *c, const cli_inv *inv)
     int status = CLI_EXIT_SOFTWARE;
     if (!kbuf_printf(&what, "cluster remove %s", inv->pos[0]) &&
         !call_path(&path, "/v1/cluster/members/", kbytes_str(inv->pos[0]), NULL))
-        status = cluster_change(c, kbuf_str(&what), "DELETE", kbuf_str(&path), NULL);
+        status = cluster_change(c, kbuf_str(&what), "DELETE", kbuf_str(&path), NULL, NULL);
     kbuf_free(&what);
     kbuf_free(&path);
     return status;
@@ -153,7 +239,8 @@ int cmd_cluster_transfer(cli_ctx *c, const cli_inv *inv)
     json_t *body = inv->npos ? json_pack("{s:s}", "to", inv->pos[0]) : json_object();
     int status = CLI_EXIT_SOFTWARE;
     if (body)
-        status = cluster_change(c, "cluster transfer-leader", "POST", "/v1/cluster/transfer-leadership", body);
+        status = cluster_change(c, "cluster transfer-leader", "POST", "/v1/cluster/transfer-leadership", body,
+                                "leader");
     json_decref(body);
     return status;
 }

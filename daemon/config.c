@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum opt_id {
     OPT_NODE_ID,
@@ -28,6 +29,10 @@ enum opt_id {
     OPT_HISTORY_KEEP,
     OPT_HTTP_THREADS,
     OPT_REQUIREPASS,
+    OPT_PEER_SECRET,
+    OPT_JOIN,
+    OPT_ADVERTISE_URL,
+    OPT_SNAPSHOT_ENTRIES,
     OPT_HELP,
     OPT_VERSION,
     OPT_COUNT_
@@ -50,6 +55,10 @@ static const struct opt_def {
     [OPT_HISTORY_KEEP] = {"history-keep", "KAHUNA_HISTORY_KEEP", 1, 1, "N"},
     [OPT_HTTP_THREADS] = {"http-threads", "KAHUNA_HTTP_THREADS", 1, 1, "N"},
     [OPT_REQUIREPASS] = {"requirepass", "KAHUNA_REQUIREPASS", 1, 1, "PASSWORD"},
+    [OPT_PEER_SECRET] = {"peer-secret", "KAHUNA_PEER_SECRET", 1, 1, "SECRET"},
+    [OPT_JOIN] = {"join", "KAHUNA_JOIN", 0, 1, "1 or 0"},
+    [OPT_ADVERTISE_URL] = {"advertise-url", "KAHUNA_ADVERTISE_URL", 1, 1, "URL"},
+    [OPT_SNAPSHOT_ENTRIES] = {"snapshot-entries", "KAHUNA_SNAPSHOT_ENTRIES", 1, 1, "N"},
     [OPT_HELP] = {"help", NULL, 0, 0, NULL},
     [OPT_VERSION] = {"version", NULL, 0, 0, NULL},
 };
@@ -237,6 +246,41 @@ static const char *parse_int(const char *s, long lo, long hi, int *out)
     return NULL;
 }
 
+/* 1/0, true/false, yes/no, on/off (any case). */
+static const char *parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = 1;
+            return NULL;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = 0;
+            return NULL;
+        }
+    }
+    return "expected 1 or 0 (true/false, yes/no, on/off)";
+}
+
+/* The peer secret travels in an HTTP header (X-Kahuna-Peer-Secret): it
+ * must be long enough not to be guessed, and header-safe. */
+static const char *check_peer_secret(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < CONFIG_MIN_PEER_SECRET)
+        return "the peer secret is too short: use at least 16 bytes, e.g. the output of "
+               "'openssl rand -hex 32'";
+    if (n > CONFIG_MAX_PEER_SECRET)
+        return "the peer secret is longer than 1024 bytes";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+            return "the peer secret may use only visible ASCII characters (no spaces), "
+                   "e.g. the output of 'openssl rand -hex 32'";
+    return NULL;
+}
+
 static void peers_free(config_peer *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -416,11 +460,46 @@ static int apply_value(kconfig *c, int id, const raw_value *rv, char **err)
         if (!(c->requirepass = strdup(v)))
             return KAHUNA_ENOMEM;
         return 0;
+    case OPT_PEER_SECRET:
+        if ((e = check_peer_secret(v)) != NULL)
+            break;
+        free(c->peer_secret);
+        if (!(c->peer_secret = strdup(v)))
+            return KAHUNA_ENOMEM;
+        return 0;
+    case OPT_JOIN:
+        if ((e = parse_bool(v, &c->join)) != NULL)
+            break;
+        return 0;
+    case OPT_SNAPSHOT_ENTRIES: {
+        int n = 0;
+        if (parse_int(v, 0, CONFIG_MAX_SNAPSHOT_ENTRIES, &n) != NULL) {
+            e = "snapshot-entries is a whole number from 0 (the default, 100000) to 1000000000";
+            break;
+        }
+        c->snapshot_entries = (uint64_t)n;
+        return 0;
+    }
+    case OPT_ADVERTISE_URL: {
+        size_t n = strlen(v);
+        if ((e = check_url(v, n)) != NULL)
+            break;
+        while (n > 0 && v[n - 1] == '/')   /* peers append /raft/v1/... */
+            n--;
+        char *u = strndup(v, n);
+        if (!u)
+            return KAHUNA_ENOMEM;
+        free(c->advertise_url);
+        c->advertise_url = u;
+        return 0;
+    }
     default:
         return 0;
     }
     if (nomem)
         return KAHUNA_ENOMEM;
+    if (id == OPT_PEER_SECRET)     /* never echo a secret into logs */
+        return fail(err, "%s: %s", rv->origin, e);
     return fail(err, "%s '%s': %s", rv->origin, v, e);
 }
 
@@ -615,6 +694,114 @@ static int set_defaults(kconfig *c)
     return 0;
 }
 
+static const config_peer *self_peer(const kconfig *c)
+{
+    for (size_t i = 0; i < c->npeers; i++)
+        if (strcmp(c->peers[i].id, c->node_id) == 0)
+            return &c->peers[i];
+    return NULL;
+}
+
+static int is_wildcard_host(const char *h)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, h, &a4) == 1)
+        return a4.s_addr == htonl(INADDR_ANY);
+    if (inet_pton(AF_INET6, h, &a6) == 1)
+        return IN6_IS_ADDR_UNSPECIFIED(&a6);
+    return 0;
+}
+
+/* Length of url without trailing slashes. */
+static size_t url_len(const char *url)
+{
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/')
+        n--;
+    return n;
+}
+
+static int same_url(const char *a, const char *b)
+{
+    size_t n = url_len(a);
+    return n == url_len(b) && memcmp(a, b, n) == 0;
+}
+
+/* 1 when the host of an http(s) URL (checked by check_url) is 0.0.0.0 or
+ * [::]: a listen address, not one peers can connect to. */
+static int url_host_is_wildcard(const char *url)
+{
+    const char *h = strstr(url, "://");
+    if (!h)
+        return 0;
+    h += 3;
+    char host[INET6_ADDRSTRLEN + 1];
+    size_t n;
+    if (*h == '[') {
+        h++;
+        n = strcspn(h, "]");
+    } else {
+        n = strcspn(h, ":/?#");
+    }
+    if (n == 0 || n >= sizeof host)
+        return 0;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    return is_wildcard_host(host);
+}
+
+/* The cluster rules, once every source is applied: the peer list names
+ * this node (unless it joins), a cluster has a peer secret, and peers can
+ * reach this node at its advertised URL (set here when not given). */
+static int check_cluster(kconfig *c, char **err)
+{
+    const config_peer *self = self_peer(c);
+    if (c->npeers > 0 && !self && !c->join)
+        return fail(err, "--peers must list this node too (%s=http://HOST:PORT), or pass the "
+                    "--node-id that the list names (a node that joins an existing cluster "
+                    "takes --join)", c->node_id);
+    int clustered = config_is_clustered(c);
+    /* a node with a secret may be given members later: its URL goes into
+     * the log with them, so it must be one they can reach */
+    int reachable = clustered || c->peer_secret;
+    if (clustered && !c->peer_secret)
+        return fail(err, "%s needs a peer secret: pass --peer-secret SECRET or set "
+                    "KAHUNA_PEER_SECRET, the same value on every node (at least 16 bytes, e.g. "
+                    "'openssl rand -hex 32')",
+                    c->join ? "--join" : "a cluster of several nodes (--peers)");
+    if (c->advertise_url) {
+        if (self && !same_url(self->url, c->advertise_url))
+            return fail(err, "--advertise-url %s differs from this node's URL in --peers (%s=%s); "
+                        "make them the same, or leave --advertise-url out",
+                        c->advertise_url, self->id, self->url);
+    } else if (self) {
+        if (!(c->advertise_url = strndup(self->url, url_len(self->url))))
+            return KAHUNA_ENOMEM;
+    } else {
+        int n;
+        if (reachable && is_wildcard_host(c->listen_host))
+            return fail(err, "--listen %s%s%s:%d is not an address other nodes can reach: pass "
+                        "--advertise-url http://THIS_HOST:%d (the URL peers use to reach this "
+                        "node), or list this node in --peers",
+                        strchr(c->listen_host, ':') ? "[" : "", c->listen_host,
+                        strchr(c->listen_host, ':') ? "]" : "", c->listen_port, c->listen_port);
+        if (strchr(c->listen_host, ':'))
+            n = asprintf(&c->advertise_url, "http://[%s]:%d", c->listen_host, c->listen_port);
+        else
+            n = asprintf(&c->advertise_url, "http://%s:%d", c->listen_host, c->listen_port);
+        if (n < 0) {
+            c->advertise_url = NULL;
+            return KAHUNA_ENOMEM;
+        }
+    }
+    if (reachable && url_host_is_wildcard(c->advertise_url))
+        return fail(err, "this node's URL %s is not an address other nodes can reach: give "
+                    "this node's real host name or address in --peers or --advertise-url",
+                    c->advertise_url);
+    return 0;
+}
+
 int config_parse(int argc, char *const argv[], config_getenv_fn getenv_fn, void *env_arg,
                  kconfig *out, char **err)
 {
@@ -653,17 +840,8 @@ int config_parse(int argc, char *const argv[], config_getenv_fn getenv_fn, void 
         }
     if (!c.data_dir && (rc = set_default_data_dir(&c, getenv_fn, env_arg, err)) != 0)
         goto out;
-    if (c.npeers > 0) {
-        int self = 0;
-        for (size_t i = 0; i < c.npeers; i++)
-            if (strcmp(c.peers[i].id, c.node_id) == 0)
-                self = 1;
-        if (!self) {
-            rc = fail(err, "--peers must list this node too (%s=http://HOST:PORT), or pass the "
-                      "--node-id that the list names", c.node_id);
-            goto out;
-        }
-    }
+    if ((rc = check_cluster(&c, err)) != 0)
+        goto out;
     if (!c.resp_off && c.resp_port == c.listen_port && strcmp(c.resp_host, c.listen_host) == 0) {
         rc = fail(err, "--listen and --resp-listen both use %s:%d; give the RESP listener another "
                   "port or pass --resp-listen off", c.listen_host, c.listen_port);
@@ -697,6 +875,8 @@ void config_free(kconfig *c)
     free(c->data_dir);
     free(c->config_file);
     free(c->requirepass);
+    free(c->peer_secret);
+    free(c->advertise_url);
     memset(c, 0, sizeof *c);
 }
 
@@ -706,6 +886,11 @@ int config_is_multi_node(const kconfig *c)
         if (strcmp(c->peers[i].id, c->node_id) != 0)
             return 1;
     return 0;
+}
+
+int config_is_clustered(const kconfig *c)
+{
+    return c->join || config_is_multi_node(c);
 }
 
 const char *config_usage(void)
@@ -729,6 +914,21 @@ const char *config_usage(void)
            "  --http-threads N         HTTP worker threads, 0 = one per CPU (KAHUNA_HTTP_THREADS)\n"
            "  --requirepass PASSWORD   clients of the Redis protocol must AUTH with it first\n"
            "                           (KAHUNA_REQUIREPASS; default: no password)\n"
+           "\n"
+           "Clusters:\n"
+           "  --peer-secret SECRET     shared secret of peer Raft traffic, the same on every\n"
+           "                           node, at least 16 bytes (KAHUNA_PEER_SECRET); needed\n"
+           "                           with a multi-node --peers or --join\n"
+           "  --join                   start empty and wait to be added to a running cluster\n"
+           "                           (kahuna-cli cluster add ID URL); --peers is then only\n"
+           "                           informative (KAHUNA_JOIN=1)\n"
+           "  --advertise-url URL      the URL other nodes use to reach this one\n"
+           "                           (KAHUNA_ADVERTISE_URL; default: this node's URL in\n"
+           "                           --peers, else http://LISTEN_HOST:PORT)\n"
+           "  --snapshot-entries N     applied log entries between two snapshots, after which\n"
+           "                           the log is compacted (KAHUNA_SNAPSHOT_ENTRIES; 0 =\n"
+           "                           default, 100000)\n"
+           "\n"
            "  -h, --help               print this help and exit\n"
            "  --version                print the version and exit\n"
            "\n"

@@ -11,6 +11,7 @@
 #define KAHUNA_DAEMON_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "log.h"
 
@@ -21,6 +22,9 @@
 #define CONFIG_DEFAULT_HISTORY_KEEP 16
 #define CONFIG_MAX_HISTORY_KEEP 100000
 #define CONFIG_MAX_HTTP_THREADS 1024
+#define CONFIG_MIN_PEER_SECRET 16      /* bytes */
+#define CONFIG_MAX_PEER_SECRET 1024
+#define CONFIG_MAX_SNAPSHOT_ENTRIES 1000000000
 
 typedef struct config_peer {
     char *id;
@@ -44,6 +48,17 @@ typedef struct kconfig {
     int history_keep;         /* 1..CONFIG_MAX_HISTORY_KEEP */
     int http_threads;         /* 0 = number of CPUs */
     char *requirepass;        /* RESP AUTH password; NULL = none */
+    /* Raft cluster (issue 3): */
+    char *peer_secret;        /* shared secret of /raft/ traffic (X-Kahuna-Peer-Secret);
+                                 NULL = none (then every /raft/ request is refused);
+                                 required when config_is_clustered() */
+    int join;                 /* --join: start empty and wait to be added to an existing
+                                 cluster; --peers is then information only, not a
+                                 bootstrap configuration */
+    char *advertise_url;      /* never NULL after config_parse: the URL peers use to reach
+                                 this node, without trailing '/': --advertise-url, else this
+                                 node's URL in --peers, else http://LISTEN_HOST:PORT */
+    uint64_t snapshot_entries;/* applied entries between snapshots; 0 = the node's default */
     int help;                 /* --help given: print config_usage(), nothing else was checked */
     int version;              /* --version given */
 } kconfig;
@@ -62,8 +77,14 @@ int config_parse(int argc, char *const argv[], config_getenv_fn getenv_fn, void 
 void config_free(kconfig *c);
 
 /* 1 when the peer list names other nodes than this one (a multi-node
- * cluster, which this build cannot run yet). */
+ * cluster bootstrapped from --peers). */
 int config_is_multi_node(const kconfig *c);
+
+/* 1 when this node talks to peers: a multi-node --peers, or --join. Such
+ * a node always has a peer_secret; it, and any node with a peer_secret,
+ * has an advertise_url that is not a wildcard address (config_parse
+ * refuses otherwise). */
+int config_is_clustered(const kconfig *c);
 
 /* The --help text (static). */
 const char *config_usage(void);

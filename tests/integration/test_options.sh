@@ -72,8 +72,8 @@ run_kahunad --config "$TEST_TMP/missing.conf"
 expect_rc "missing config file" 64
 expect_err "missing config file named" "cannot read config file $TEST_TMP/missing.conf"
 run_kahunad --peers "n1=http://127.0.0.1:1,n2=http://127.0.0.1:2"
-expect_rc "multi-node peers refused for now" 64
-expect_err "multi-node refusal explained" "multi-node clusters arrive with the Raft issue"
+expect_rc "multi-node peers without a peer secret refused" 64
+expect_err "the refusal says what to pass" "peer-secret"
 
 # ---- a single-node --peers list is fine; the RESP listener is announced ----
 start_kahunad n1 --peers "n1=http://127.0.0.1:1" || { echo "cannot start kahunad" >&2; exit 1; }

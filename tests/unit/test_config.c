@@ -26,6 +26,9 @@ static const char *fake_getenv(void *arg, const char *name)
 
 static const char *no_env[] = {"HOME=/home/u", NULL};
 
+#define SECRET "0123456789abcdef0123"   /* a valid peer secret (20 bytes) */
+#define PEERS3 "n1=http://10.0.0.1:2070,n2=http://10.0.0.2:2070,n3=http://10.0.0.3:2070"
+
 /* Parses argv (NULL-terminated, without argv[0]) with env. */
 static int parse(const char *const *args, const char *const *env, kconfig *c, char **err)
 {
@@ -232,7 +235,8 @@ START_TEST(test_config_peers_parse_ids_and_urls)
     kconfig c;
     char *err = NULL;
     const char *args[] = {"--node-id", "n2", "--peers",
-                          "n1=http://10.0.0.1:2070,n2=http://10.0.0.2:2070,n3=https://h3", NULL};
+                          "n1=http://10.0.0.1:2070,n2=http://10.0.0.2:2070,n3=https://h3",
+                          "--peer-secret", SECRET, NULL};
     ck_assert_int_eq(parse(args, no_env, &c, &err), 0);
     ck_assert_uint_eq(c.npeers, 3);
     ck_assert_str_eq(c.peers[0].id, "n1");
@@ -317,6 +321,9 @@ START_TEST(test_config_help_and_version_skip_other_checks)
     ck_assert_int_eq(c.help, 1);
     config_free(&c);
     ck_assert_ptr_nonnull(strstr(config_usage(), "--node-id"));
+    ck_assert_ptr_nonnull(strstr(config_usage(), "--peer-secret"));
+    ck_assert_ptr_nonnull(strstr(config_usage(), "--join"));
+    ck_assert_ptr_nonnull(strstr(config_usage(), "--advertise-url"));
 }
 END_TEST
 
@@ -439,6 +446,245 @@ START_TEST(test_config_missing_file_is_an_error)
 }
 END_TEST
 
+/* ---- clusters (issue 3) ---- */
+
+START_TEST(test_config_multi_node_peers_need_a_peer_secret)
+{
+    const char *args[] = {"--peers", PEERS3, NULL};
+    expect_error(args, no_env, "--peer-secret SECRET or set KAHUNA_PEER_SECRET");
+    expect_error(args, no_env, "same value on every node");
+}
+END_TEST
+
+START_TEST(test_config_join_needs_a_peer_secret)
+{
+    const char *args[] = {"--join", NULL};
+    expect_error(args, no_env, "--join needs a peer secret");
+}
+END_TEST
+
+START_TEST(test_config_peer_secret_shorter_than_16_bytes_is_refused)
+{
+    const char *s15[] = {"--peer-secret", "0123456789abcde", NULL};
+    expect_error(s15, no_env, "--peer-secret: the peer secret is too short: use at least 16 bytes");
+    const char *env[] = {"HOME=/h", "KAHUNA_PEER_SECRET=short", NULL};
+    expect_error(NULL, env, "KAHUNA_PEER_SECRET: the peer secret is too short");
+    /* the message never repeats the secret */
+    kconfig c;
+    char *err = NULL;
+    const char *s15b[] = {"--peer-secret", "hunter2hunter2", NULL};
+    ck_assert_int_eq(parse(s15b, no_env, &c, &err), KAHUNA_EBADREQ);
+    ck_assert_ptr_null(strstr(err, "hunter2"));
+    free(err);
+    err = NULL;
+    const char *s16[] = {"--peer-secret", "0123456789abcdef", NULL};
+    ck_assert_int_eq(parse(s16, no_env, &c, &err), 0);
+    ck_assert_str_eq(c.peer_secret, "0123456789abcdef");
+    config_free(&c);
+}
+END_TEST
+
+START_TEST(test_config_peer_secret_is_visible_ascii_without_spaces)
+{
+    const char *sp[] = {"--peer-secret", "0123456789 abcdef", NULL};
+    expect_error(sp, no_env, "visible ASCII");
+    const char *ctl[] = {"--peer-secret", "0123456789abcdef\r\nX-Evil: 1", NULL};
+    expect_error(ctl, no_env, "visible ASCII");
+    const char *utf8[] = {"--peer-secret", "0123456789abcdef\xc3\xa9", NULL};
+    expect_error(utf8, no_env, "visible ASCII");
+}
+END_TEST
+
+START_TEST(test_config_peer_secret_comes_from_environment_or_file)
+{
+    kconfig c;
+    char *err = NULL;
+    const char *env[] = {"HOME=/h", "KAHUNA_PEER_SECRET=" SECRET, "KAHUNA_PEERS=" PEERS3, NULL};
+    ck_assert_int_eq(parse(NULL, env, &c, &err), 0);
+    ck_assert_str_eq(c.peer_secret, SECRET);
+    ck_assert_int_eq(config_is_clustered(&c), 1);
+    config_free(&c);
+    char *path = write_file("peer-secret = \"" SECRET "\"\npeers = " PEERS3 "\n");
+    const char *args[] = {"--config", path, NULL};
+    ck_assert_int_eq(parse(args, no_env, &c, &err), 0);
+    ck_assert_str_eq(c.peer_secret, SECRET);
+    config_free(&c);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+START_TEST(test_config_single_node_may_carry_a_peer_secret)
+{
+    kconfig c;
+    char *err = NULL;
+    const char *args[] = {"--peer-secret", SECRET, NULL};
+    ck_assert_int_eq(parse(args, no_env, &c, &err), 0);
+    ck_assert_str_eq(c.peer_secret, SECRET);
+    ck_assert_int_eq(config_is_clustered(&c), 0);
+    config_free(&c);
+    ck_assert_int_eq(parse(NULL, no_env, &c, &err), 0);
+    ck_assert_ptr_null(c.peer_secret);
+    ck_assert_int_eq(c.join, 0);
+    config_free(&c);
+}
+END_TEST
+
+START_TEST(test_config_join_comes_from_flag_environment_or_file)
+{
+    kconfig c;
+    char *err = NULL;
+    const char *args[] = {"--join", "--peer-secret", SECRET, NULL};
+    ck_assert_int_eq(parse(args, no_env, &c, &err), 0);
+    ck_assert_int_eq(c.join, 1);
+    ck_assert_int_eq(config_is_clustered(&c), 1);
+    config_free(&c);
+    const char *env[] = {"HOME=/h", "KAHUNA_JOIN=1", "KAHUNA_PEER_SECRET=" SECRET, NULL};
+    ck_assert_int_eq(parse(NULL, env, &c, &err), 0);
+    ck_assert_int_eq(c.join, 1);
+    config_free(&c);
+    const char *env0[] = {"HOME=/h", "KAHUNA_JOIN=false", NULL};
+    ck_assert_int_eq(parse(NULL, env0, &c, &err), 0);
+    ck_assert_int_eq(c.join, 0);
+    config_free(&c);
+    char *path = write_file("join = yes\npeer-secret = " SECRET "\n");
+    const char *fargs[] = {"--config", path, NULL};
+    ck_assert_int_eq(parse(fargs, no_env, &c, &err), 0);
+    ck_assert_int_eq(c.join, 1);
+    config_free(&c);
+    unlink(path);
+    free(path);
+    const char *bad[] = {"HOME=/h", "KAHUNA_JOIN=maybe", NULL};
+    expect_error(NULL, bad, "KAHUNA_JOIN 'maybe': expected 1 or 0");
+    const char *val[] = {"--join=1", NULL};
+    expect_error(val, no_env, "takes no value");
+}
+END_TEST
+
+START_TEST(test_config_join_takes_peers_as_information_only)
+{
+    /* a new node n4 joining n1..n3: the list need not name it */
+    kconfig c;
+    char *err = NULL;
+    const char *args[] = {"--node-id", "n4", "--join", "--peers", PEERS3, "--peer-secret", SECRET,
+                          "--listen", "10.0.0.4:2070", NULL};
+    ck_assert_int_eq(parse(args, no_env, &c, &err), 0);
+    ck_assert_int_eq(c.join, 1);
+    ck_assert_uint_eq(c.npeers, 3);
+    ck_assert_str_eq(c.advertise_url, "http://10.0.0.4:2070");
+    config_free(&c);
+    /* without --join the same list is refused */
+    const char *nojoin[] = {"--node-id", "n4", "--peers", PEERS3, "--peer-secret", SECRET, NULL};
+    expect_error(nojoin, no_env, "must list this node too");
+}
+END_TEST
+
+START_TEST(test_config_advertise_url_defaults_to_this_nodes_peers_entry)
+{
+    kconfig c;
+    char *err = NULL;
+    const char *args[] = {"--node-id", "n2", "--peers", PEERS3, "--peer-secret", SECRET,
+                          "--listen", "0.0.0.0:2070", NULL};
+    ck_assert_int_eq(parse(args, no_env, &c, &err), 0);
+    ck_assert_str_eq(c.advertise_url, "http://10.0.0.2:2070");
+    config_free(&c);
+}
+END_TEST
+
+START_TEST(test_config_advertise_url_defaults_to_the_listen_address)
+{
+    kconfig c;
+    char *err = NULL;
+    ck_assert_int_eq(parse(NULL, no_env, &c, &err), 0);
+    ck_assert_str_eq(c.advertise_url, "http://127.0.0.1:2070");
+    config_free(&c);
+    const char *v6[] = {"--listen", "[::1]:2080", NULL};
+    ck_assert_int_eq(parse(v6, no_env, &c, &err), 0);
+    ck_assert_str_eq(c.advertise_url, "http://[::1]:2080");
+    config_free(&c);
+    /* a single node without a peer secret may listen on every interface
+     * without saying more: it never talks to peers */
+    const char *any[] = {"--listen", "0.0.0.0:2070", NULL};
+    ck_assert_int_eq(parse(any, no_env, &c, &err), 0);
+    config_free(&c);
+}
+END_TEST
+
+START_TEST(test_config_clustered_wildcard_listen_needs_advertise_url)
+{
+    const char *v4[] = {"--join", "--peer-secret", SECRET, "--listen", "0.0.0.0:2070", NULL};
+    expect_error(v4, no_env, "pass --advertise-url http://THIS_HOST:2070");
+    const char *v6[] = {"--join", "--peer-secret", SECRET, "--listen", "[::]:2071", NULL};
+    expect_error(v6, no_env, "--listen [::]:2071 is not an address other nodes can reach");
+    /* a single node with a secret may take members later: the same rule */
+    const char *single[] = {"--peer-secret", SECRET, "--listen", "0.0.0.0:2070", NULL};
+    expect_error(single, no_env, "pass --advertise-url");
+    kconfig c;
+    char *err = NULL;
+    const char *ok[] = {"--join", "--peer-secret", SECRET, "--listen", "0.0.0.0:2070",
+                        "--advertise-url", "http://10.0.0.9:2070/", NULL};
+    ck_assert_int_eq(parse(ok, no_env, &c, &err), 0);
+    ck_assert_str_eq(c.advertise_url, "http://10.0.0.9:2070");  /* trailing '/' dropped */
+    config_free(&c);
+}
+END_TEST
+
+START_TEST(test_config_advertise_url_must_be_reachable_and_well_formed)
+{
+    const char *cases[][2] = {
+        {"ftp://h:1", "http://"},
+        {"http://", "needs a host"},
+        {"http://a b", "spaces"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *args[] = {"--advertise-url", cases[i][0], NULL};
+        expect_error(args, no_env, cases[i][1]);
+    }
+    const char *wild[] = {"--join", "--peer-secret", SECRET, "--advertise-url", "http://0.0.0.0:2070", NULL};
+    expect_error(wild, no_env, "not an address other nodes can reach");
+    const char *wildpeers[] = {"--peers", "n1=http://0.0.0.0:2070,n2=http://10.0.0.2:2070",
+                               "--peer-secret", SECRET, NULL};
+    expect_error(wildpeers, no_env, "http://0.0.0.0:2070 is not an address other nodes can reach");
+}
+END_TEST
+
+START_TEST(test_config_advertise_url_must_match_this_nodes_peers_entry)
+{
+    const char *args[] = {"--peers", PEERS3, "--peer-secret", SECRET,
+                          "--advertise-url", "http://10.9.9.9:2070", NULL};
+    expect_error(args, no_env, "differs from this node's URL in --peers (n1=http://10.0.0.1:2070)");
+    kconfig c;
+    char *err = NULL;
+    const char *same[] = {"--peers", PEERS3, "--peer-secret", SECRET,
+                          "--advertise-url", "http://10.0.0.1:2070/", NULL};
+    ck_assert_int_eq(parse(same, no_env, &c, &err), 0);
+    ck_assert_str_eq(c.advertise_url, "http://10.0.0.1:2070");
+    config_free(&c);
+}
+END_TEST
+
+START_TEST(test_config_snapshot_entries_is_a_number_0_means_default)
+{
+    kconfig c;
+    char *err = NULL;
+    ck_assert_int_eq(parse(NULL, no_env, &c, &err), 0);
+    ck_assert_uint_eq(c.snapshot_entries, 0);
+    config_free(&c);
+    const char *args[] = {"--snapshot-entries", "50", NULL};
+    ck_assert_int_eq(parse(args, no_env, &c, &err), 0);
+    ck_assert_uint_eq(c.snapshot_entries, 50);
+    config_free(&c);
+    const char *env[] = {"HOME=/h", "KAHUNA_SNAPSHOT_ENTRIES=7", NULL};
+    ck_assert_int_eq(parse(NULL, env, &c, &err), 0);
+    ck_assert_uint_eq(c.snapshot_entries, 7);
+    config_free(&c);
+    const char *neg[] = {"--snapshot-entries", "-1", NULL};
+    expect_error(neg, no_env, "snapshot-entries is a whole number");
+    const char *big[] = {"--snapshot-entries", "1000000001", NULL};
+    expect_error(big, no_env, "snapshot-entries is a whole number");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -459,6 +705,23 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_config_log_level_and_numbers_are_checked);
     tcase_add_test(tc, test_config_unknown_option_and_missing_value_are_errors);
     tcase_add_test(tc, test_config_help_and_version_skip_other_checks);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("cluster");
+    tcase_add_test(tc, test_config_multi_node_peers_need_a_peer_secret);
+    tcase_add_test(tc, test_config_join_needs_a_peer_secret);
+    tcase_add_test(tc, test_config_peer_secret_shorter_than_16_bytes_is_refused);
+    tcase_add_test(tc, test_config_peer_secret_is_visible_ascii_without_spaces);
+    tcase_add_test(tc, test_config_peer_secret_comes_from_environment_or_file);
+    tcase_add_test(tc, test_config_single_node_may_carry_a_peer_secret);
+    tcase_add_test(tc, test_config_join_comes_from_flag_environment_or_file);
+    tcase_add_test(tc, test_config_join_takes_peers_as_information_only);
+    tcase_add_test(tc, test_config_advertise_url_defaults_to_this_nodes_peers_entry);
+    tcase_add_test(tc, test_config_advertise_url_defaults_to_the_listen_address);
+    tcase_add_test(tc, test_config_clustered_wildcard_listen_needs_advertise_url);
+    tcase_add_test(tc, test_config_advertise_url_must_be_reachable_and_well_formed);
+    tcase_add_test(tc, test_config_advertise_url_must_match_this_nodes_peers_entry);
+    tcase_add_test(tc, test_config_snapshot_entries_is_a_number_0_means_default);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("sources");

@@ -27,7 +27,7 @@ typedef struct cluster {
     node *nodes[MAXN];
     int up[MAXN];
     char dirs[MAXN][256];
-    char ids[MAXN][8];
+    char ids[MAXN][16];
     char urls[MAXN][32];
     int n;
     uint64_t snapshot_entries;
@@ -292,9 +292,11 @@ static int agreed_leader(void)
         leader = idx;
     }
     if (leader >= 0) {
+        if (!C.up[leader])
+            return -1;
         node_status st;
         node_get_status(C.nodes[leader], &st);
-        if (!C.up[leader] || !st.is_leader)
+        if (!st.is_leader)
             return -1;
     }
     return leader;

@@ -43,6 +43,7 @@
 #include "node.h"
 #include "clock.h"
 #include "errors.h"
+#include "fsync.h"
 #include "leases.h"
 #include "log.h"
 #include "peer/rpc.h"
@@ -844,15 +845,6 @@ static char *snap_path(node *n, uint64_t index)
     return p;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return KAHUNA_EIO;
-    int rc = fsync(fd) == 0 ? 0 : KAHUNA_EIO;
-    close(fd);
-    return rc;
-}
 
 /* Deletes snapshot files other than the one at keep (and leftovers). */
 static void snap_cleanup(node *n, uint64_t keep)
@@ -1454,7 +1446,7 @@ static void *snapshot_main(void *arg)
         rc = fsm_snapshot_create(n->state_path, tmp, &idx);
     }
     char *dst = rc == 0 ? snap_path(n, idx) : NULL;
-    if (rc == 0 && (!dst || rename(tmp, dst) != 0 || fsync_dir(n->snap_dir) != 0))
+    if (rc == 0 && (!dst || rename(tmp, dst) != 0 || fsync_path(n->snap_dir, 1) != 0))
         rc = KAHUNA_EIO;
     if (rc) {
         log_warn("node", "taking a snapshot of state.db failed (%s); the log keeps growing until the "
@@ -1827,7 +1819,7 @@ static void step_in(node *n, inmsg *in, int64_t now)
     if (in->snapshot_path) {
         char *dst = snap_path(n, in->m.snapshot.index);
         if (!dst || in->m.snapshot.index == n->snap_index || rename(in->snapshot_path, dst) != 0 ||
-            fsync_dir(n->snap_dir) != 0) {
+            fsync_path(n->snap_dir, 1) != 0) {
             unlink(in->snapshot_path);
             free(dst);
             if (in->m.snapshot.index != n->snap_index)

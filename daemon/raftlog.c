@@ -42,6 +42,7 @@
  * compaction point <= snapshot.idx <= last_index whenever a snapshot is
  * stored, and entries at or below snapshot.idx are never replaced. */
 #include "raftlog.h"
+#include "fsync.h"
 #include "errors.h"
 #include "log.h"
 
@@ -285,30 +286,6 @@ static int pragma_text(raftlog *l, const char *sql, const char *want)
     return 0;
 }
 
-static int fsync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash)
-        dir = strdup(".");
-    else if (slash == path)
-        dir = strdup("/");
-    else
-        dir = strndup(path, (size_t)(slash - path));
-    if (!dir)
-        return KAHUNA_ENOMEM;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = 0;
-    if (fd < 0 || fsync(fd) != 0) {
-        log_error("raftlog", "cannot fsync directory %s: %s; check the disk and restart kahunad",
-                  dir, strerror(errno));
-        rc = KAHUNA_EIO;
-    }
-    if (fd >= 0)
-        close(fd);
-    free(dir);
-    return rc;
-}
 
 static int write_meta(raftlog *l, const raftlog_hardstate *hs, uint64_t snap_index, uint64_t snap_term)
 {
@@ -589,7 +566,7 @@ int raftlog_open(const char *path, const char *node_id, raftlog **out)
     }
     if ((rc = exec_sql(l, "COMMIT", "COMMIT")))
         goto fail;
-    if ((rc = fsync_dir_of(path)))
+    if ((rc = fsync_parent_dir(path)))
         goto fail;
     for (int i = 0; i < ST_COUNT_; i++)
         if (sqlite3_prepare_v3(l->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &l->st[i], NULL) != SQLITE_OK) {

@@ -35,6 +35,7 @@
  * them again on their next step). */
 #include "fsm_internal.h"
 #include "errors.h"
+#include "fsync.h"
 #include "log.h"
 
 #include <errno.h>
@@ -203,38 +204,6 @@ static int snap_applied(sqlite3 *db, const char *path, uint64_t *index)
     return rc;
 }
 
-/* fsyncs path (a file no SQLite connection of ours holds open). */
-static int fsync_path(const char *path, int flags)
-{
-    int fd = open(path, flags | O_CLOEXEC);
-    int rc = 0;
-    if (fd < 0 || fsync(fd) != 0) {
-        log_error("fsm", "cannot fsync %s: %s; check the disk holding the data dir", path,
-                  strerror(errno));
-        rc = KAHUNA_EIO;
-    }
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
-
-static int fsync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash)
-        dir = strdup(".");
-    else if (slash == path)
-        dir = strdup("/");
-    else
-        dir = strndup(path, (size_t)(slash - path));
-    if (!dir)
-        return KAHUNA_ENOMEM;
-    int rc = fsync_path(dir, O_RDONLY | O_DIRECTORY);
-    free(dir);
-    return rc;
-}
-
 /* ---- create ---- */
 
 int fsm_snapshot_create(const char *state_path, const char *dest_path, uint64_t *index)
@@ -279,9 +248,9 @@ int fsm_snapshot_create(const char *state_path, const char *dest_path, uint64_t 
             rc = KAHUNA_EIO;
     }
     if (!rc)
-        rc = fsync_path(dest_path, O_RDONLY);
+        rc = fsync_path(dest_path, 0);
     if (!rc)
-        rc = fsync_dir_of(dest_path);
+        rc = fsync_parent_dir(dest_path);
     if (rc) {
         *index = 0;
         if (unlink(dest_path) != 0 && errno != ENOENT)

@@ -19,7 +19,24 @@
  *             /release: one lock per client, so nobody waits on anybody
  *   seq-next  POST /v1/sequences/bench/seq/next, one shared sequence
  * One request is one op (a lock cycle is two ops). Any answer outside 2xx,
- * a broken connection or a request over --timeout is an error.
+ * a broken connection or a request over --timeout is an error. The lock
+ * workload also reports whole cycles: acquire sent to release answered.
+ *
+ * --target etcd runs the same workloads against etcd's v3 HTTP/JSON
+ * gateway (etcd 3.4), keys and values base64 as the gateway wants them:
+ *   kv-set    POST /v3/kv/put {"key": "bench/<client>-<n>", "value": ...}
+ *   kv-get    POST /v3/kv/range {"key": "bench/get/<i>"} (linearizable by
+ *             default; --stale sends "serializable": true)
+ *   lock      POST /v3/lease/grant once per client (not measured), then
+ *             per cycle POST /v3/lock/lock {"name": "bench/lock/<pid>-
+ *             <client>", "lease": ID} and POST /v3/lock/unlock {"key": the
+ *             key lock answered}; after the run each client revokes its
+ *             lease, as a kahuna client releases its lock
+ * seq-next has no etcd counterpart. A 2xx answer that lacks what the step
+ * needs (the lease ID, the lock key, the kvs of a read) is an error too.
+ *
+ * --endpoints URL,URL,... spreads the clients: client i talks to endpoint
+ * i % n (one URL: every client to it, like --url).
  *
  * Exit status: 0 all requests succeeded, 1 some failed, 2 usage error or
  * the server could not be reached at all. */
@@ -40,6 +57,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "buf.h"
 #include "clock.h"
 #include "duration.h"
@@ -55,12 +73,25 @@ static const char *const workload_names[W_COUNT_] = {"kv-set", "kv-get", "lock",
 #define MAX_HEADER_BYTES (64 * 1024)
 #define MAX_BODY_BYTES (16 * 1024 * 1024)
 #define ERR_SAMPLE_BYTES 200
+#define MAX_ENDPOINTS 64
 
-typedef struct options {
+enum target { T_KAHUNA, T_ETCD };
+
+/* One server to talk to; all strings malloc'd, freed by main. */
+typedef struct endpoint {
+    const char *url;          /* as given (borrowed from argv or the list copy) */
     char *host;               /* as written in the URL, without brackets */
     char *hostport;           /* for the Host header: "host:port" as written */
     char *port;
     char *base;               /* path prefix from the URL, no trailing '/' */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+} endpoint;
+
+typedef struct options {
+    enum target target;
+    endpoint eps[MAX_ENDPOINTS];
+    int neps;
     int clients;
     int threads;
     int64_t duration_ms;
@@ -71,8 +102,7 @@ typedef struct options {
     int stale;
     int json;
     int want[W_COUNT_];
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
+    int64_t lease_ttl_s;      /* etcd lock: TTL of each client's lease */
 } options;
 
 /* ---------------------------------------------------------- histogram */
@@ -152,20 +182,32 @@ typedef struct stats {
     uint64_t conn_errors;     /* refused, reset, closed mid-request */
     uint64_t timeouts;
     uint64_t bad_responses;   /* unparseable HTTP */
+    uint64_t unexpected;      /* 2xx without the lease ID, lock key or kvs needed */
+    hist cycle;               /* lock: acquire sent to release answered */
+    uint64_t cycles;
     char sample[ERR_SAMPLE_BYTES + 1]; /* first non-2xx answer, for the user */
 } stats;
 
 enum conn_state { C_IDLE, C_CONNECTING, C_SENDING, C_RECEIVING, C_BACKOFF, C_DONE };
 
+enum setup_step { S_NONE, S_LEASE_GRANT, S_LEASE_REVOKE };
+
 typedef struct conn {
     int fd;
     int client;               /* global client number */
+    const endpoint *ep;       /* where this client sends its requests */
     enum conn_state state;
     kbuf out;
     size_t out_off;
     kbuf in;
     kbuf path, body;          /* scratch for build_request, kept to reuse */
+    kbuf plain;               /* scratch: text before base64 (etcd) */
+    kbuf lease;               /* etcd: this client's lease ID, as answered */
+    kbuf lock_key;            /* etcd: the key /v3/lock/lock answered */
+    enum setup_step setup;    /* in flight: a set-up request, not an op */
+    int lease_done;           /* etcd: lease revoked after the run */
     int64_t started_us;       /* request (or connect) start */
+    int64_t cycle_started_us; /* lock: when the acquire of this cycle was sent */
     int64_t backoff_until_us;
     uint64_t n;               /* requests issued by this client */
     int lock_held;            /* lock workload: next step is release */
@@ -176,7 +218,7 @@ typedef struct conn {
 typedef struct worker {
     pthread_t tid;
     const options *opt;
-    const char *value;        /* JSON-safe value text, opt->value_size bytes */
+    const char *value;        /* JSON-safe value text (etcd: its base64) */
     enum workload w;
     int ep;
     conn *conns;
@@ -246,6 +288,7 @@ static void conn_fail(worker *wk, conn *c, int64_t now, uint64_t *kind)
     c->state = C_BACKOFF;
     c->backoff_until_us = now + 100 * 1000;
     c->lock_held = 0;
+    c->setup = S_NONE;
 }
 
 static int may_issue(worker *wk, int64_t now)
@@ -255,37 +298,48 @@ static int may_issue(worker *wk, int64_t now)
     return now < wk->end_us;
 }
 
-static int build_request(worker *wk, conn *c)
+/* Appends to out the base64 of the text fmt makes (etcd wants keys,
+ * values and lock names that way); c->plain is the scratch. */
+static int b64_printf(conn *c, kbuf *out, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int b64_printf(conn *c, kbuf *out, const char *fmt, ...)
+{
+    va_list ap;
+    kbuf_reset(&c->plain);
+    va_start(ap, fmt);
+    int rc = kbuf_vprintf(&c->plain, fmt, ap);
+    va_end(ap);
+    return rc ? rc : base64_encode(kbytes_make(c->plain.data, c->plain.len), out);
+}
+
+/* The path and body of the next kahuna request. */
+static int kahuna_request(worker *wk, conn *c, const char **method)
 {
     const options *o = wk->opt;
-    kbuf *b = &c->out;
-    const char *method = "POST";
-    int rc = 0;
+    const char *base = c->ep->base;
     kbuf *path = &c->path, *body = &c->body;
-    kbuf_reset(path);
-    kbuf_reset(body);
-
+    int rc = 0;
+    *method = "POST";
     switch (wk->w) {
     case W_KV_SET:
-        method = "PUT";
-        rc = kbuf_printf(path, "%s/v1/kv/bench/%d-%llu", o->base, c->client, (unsigned long long)c->n);
+        *method = "PUT";
+        rc = kbuf_printf(path, "%s/v1/kv/bench/%d-%llu", base, c->client, (unsigned long long)c->n);
         if (!rc)
             rc = kbuf_printf(body, "{\"value\":\"%s\"}", wk->value);
         break;
     case W_PRELOAD:
-        method = "PUT";
-        rc = kbuf_printf(path, "%s/v1/kv/bench/get/%llu", o->base,
+        *method = "PUT";
+        rc = kbuf_printf(path, "%s/v1/kv/bench/get/%llu", base,
                          (unsigned long long)(wk->key_base + wk->issued * wk->key_step));
         if (!rc)
             rc = kbuf_printf(body, "{\"value\":\"%s\"}", wk->value);
         break;
     case W_KV_GET:
-        method = "GET";
-        rc = kbuf_printf(path, "%s/v1/kv/bench/get/%u%s", o->base, xorshift(&c->rng) % (uint32_t)o->keys,
+        *method = "GET";
+        rc = kbuf_printf(path, "%s/v1/kv/bench/get/%u%s", base, xorshift(&c->rng) % (uint32_t)o->keys,
                          o->stale ? "?consistency=stale" : "");
         break;
     case W_LOCK:
-        rc = kbuf_printf(path, "%s/v1/locks/bench/lock/%ld-%d/%s", o->base, (long)getpid(), c->client,
+        rc = kbuf_printf(path, "%s/v1/locks/bench/lock/%ld-%d/%s", base, (long)getpid(), c->client,
                          c->lock_held ? "release" : "acquire");
         if (!rc && c->lock_held)
             rc = kbuf_printf(body, "{\"owner\":\"kbench-%ld-%d\"}", (long)getpid(), c->client);
@@ -293,21 +347,90 @@ static int build_request(worker *wk, conn *c)
             rc = kbuf_printf(body, "{\"owner\":\"kbench-%ld-%d\",\"ttl_ms\":30000}", (long)getpid(), c->client);
         break;
     case W_SEQ_NEXT:
-        rc = kbuf_printf(path, "%s/v1/sequences/bench/seq/next", o->base);
+        rc = kbuf_printf(path, "%s/v1/sequences/bench/seq/next", base);
         if (!rc)
             rc = kbuf_append_str(body, "{}");
         break;
     default:
         rc = KAHUNA_EINTERNAL;
     }
+    return rc;
+}
+
+/* The path and body of the next etcd request (always a POST): c->setup
+ * says whether it is a lease grant or revoke rather than the workload's. */
+static int etcd_request(worker *wk, conn *c)
+{
+    const options *o = wk->opt;
+    const char *base = c->ep->base;
+    kbuf *path = &c->path, *body = &c->body;
+    int rc;
+    if (c->setup == S_LEASE_GRANT) {
+        rc = kbuf_printf(path, "%s/v3/lease/grant", base);
+        return rc ? rc : kbuf_printf(body, "{\"TTL\":%lld}", (long long)o->lease_ttl_s);
+    }
+    if (c->setup == S_LEASE_REVOKE) {
+        rc = kbuf_printf(path, "%s/v3/lease/revoke", base);
+        return rc ? rc : kbuf_printf(body, "{\"ID\":\"%s\"}", kbuf_str(&c->lease));
+    }
+    switch (wk->w) {
+    case W_KV_SET:
+    case W_PRELOAD:
+        rc = kbuf_printf(path, "%s/v3/kv/put", base);
+        if (!rc)
+            rc = kbuf_append_str(body, "{\"key\":\"");
+        if (!rc && wk->w == W_KV_SET)
+            rc = b64_printf(c, body, "bench/%d-%llu", c->client, (unsigned long long)c->n);
+        else if (!rc)
+            rc = b64_printf(c, body, "bench/get/%llu", (unsigned long long)(wk->key_base + wk->issued * wk->key_step));
+        if (!rc)
+            rc = kbuf_printf(body, "\",\"value\":\"%s\"}", wk->value);
+        break;
+    case W_KV_GET:
+        rc = kbuf_printf(path, "%s/v3/kv/range", base);
+        if (!rc)
+            rc = kbuf_append_str(body, "{\"key\":\"");
+        if (!rc)
+            rc = b64_printf(c, body, "bench/get/%u", xorshift(&c->rng) % (uint32_t)o->keys);
+        if (!rc)
+            rc = kbuf_append_str(body, o->stale ? "\",\"serializable\":true}" : "\"}");
+        break;
+    case W_LOCK:
+        if (c->lock_held) {
+            rc = kbuf_printf(path, "%s/v3/lock/unlock", base);
+            if (!rc)
+                rc = kbuf_printf(body, "{\"key\":\"%s\"}", kbuf_str(&c->lock_key));
+            break;
+        }
+        rc = kbuf_printf(path, "%s/v3/lock/lock", base);
+        if (!rc)
+            rc = kbuf_append_str(body, "{\"name\":\"");
+        if (!rc)
+            rc = b64_printf(c, body, "bench/lock/%ld-%d", (long)getpid(), c->client);
+        if (!rc)
+            rc = kbuf_printf(body, "\",\"lease\":\"%s\"}", kbuf_str(&c->lease));
+        break;
+    default:
+        rc = KAHUNA_EINTERNAL; /* seq-next: refused by main */
+    }
+    return rc;
+}
+
+static int build_request(worker *wk, conn *c)
+{
+    kbuf *b = &c->out;
+    const char *method = "POST";
+    kbuf_reset(&c->path);
+    kbuf_reset(&c->body);
+    int rc = wk->opt->target == T_ETCD ? etcd_request(wk, c) : kahuna_request(wk, c, &method);
     kbuf_reset(b);
     c->out_off = 0;
     if (!rc)
         rc = kbuf_printf(b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: kbench\r\nAccept: application/json\r\n",
-                         method, kbuf_str(path), o->hostport);
-    if (!rc && body->len)
-        rc = kbuf_printf(b, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", body->len,
-                         kbuf_str(body));
+                         method, kbuf_str(&c->path), c->ep->hostport);
+    if (!rc && c->body.len)
+        rc = kbuf_printf(b, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", c->body.len,
+                         kbuf_str(&c->body));
     else if (!rc)
         rc = kbuf_append_str(b, "\r\n");
     return rc;
@@ -335,22 +458,34 @@ static int conn_flush(worker *wk, conn *c)
 static void conn_issue(worker *wk, conn *c, int64_t now)
 {
     /* after the window, a client that holds its lock still releases it
-     * (not measured), so a run leaves no lock behind */
+     * (not measured), so a run leaves no lock behind; an etcd client then
+     * revokes its lease */
+    int etcd_lock = wk->opt->target == T_ETCD && wk->w == W_LOCK;
     int release_after = wk->w == W_LOCK && c->lock_held && now < wk->drain_end_us;
-    if (!may_issue(wk, now) && !release_after) {
+    int revoke_after = etcd_lock && !c->lock_held && c->lease.len && !c->lease_done && now < wk->drain_end_us;
+    c->setup = S_NONE;
+    if (!may_issue(wk, now) && !release_after && !revoke_after) {
         c->state = C_DONE;
         conn_close(wk, c);
         return;
     }
+    if (!may_issue(wk, now) && revoke_after)
+        c->setup = S_LEASE_REVOKE;
+    else if (etcd_lock && !c->lease.len)
+        c->setup = S_LEASE_GRANT;
     if (build_request(wk, c) != 0) {
         wk->fatal = 1;
         c->state = C_DONE;
         conn_close(wk, c);
         return;
     }
-    if (wk->w != W_LOCK || !c->lock_held)
-        c->n++;
-    wk->issued++;
+    if (c->setup == S_NONE) {
+        if (wk->w != W_LOCK || !c->lock_held)
+            c->n++;
+        if (wk->w == W_LOCK && !c->lock_held)
+            c->cycle_started_us = now;
+        wk->issued++;
+    }
     c->started_us = now;
     c->state = C_SENDING;
     if (conn_flush(wk, c) != 0)
@@ -359,12 +494,11 @@ static void conn_issue(worker *wk, conn *c, int64_t now)
 
 static void conn_connect(worker *wk, conn *c, int64_t now)
 {
-    const options *o = wk->opt;
     if (!may_issue(wk, now)) {
         c->state = C_DONE;
         return;
     }
-    c->fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->fd = socket(c->ep->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
         wk->fatal = 1;
         c->state = C_DONE;
@@ -383,7 +517,7 @@ static void conn_connect(worker *wk, conn *c, int64_t now)
     c->epoll_out = 1;
     c->started_us = now;
     c->state = C_CONNECTING;
-    if (connect(c->fd, (const struct sockaddr *)&o->addr, o->addrlen) != 0 && errno != EINPROGRESS)
+    if (connect(c->fd, (const struct sockaddr *)&c->ep->addr, c->ep->addrlen) != 0 && errno != EINPROGRESS)
         conn_fail(wk, c, now, &wk->st.conn_errors);
     /* completion (or failure) shows up as EPOLLOUT */
 }
@@ -550,20 +684,96 @@ static int parse_response(const kbuf *in, int eof, response *r)
     return 1;
 }
 
+/* Finds "name": in a JSON body and puts its value in out when it is a
+ * string without escapes or a bare number (lease IDs, base64 keys: all
+ * etcd's gateway sends for these). Scans the bytes as they are: the etcd
+ * answers it reads carry a Content-Length. 0: found, -1: not there. */
+static int json_scalar(const uint8_t *p, size_t n, const char *name, kbuf *out)
+{
+    size_t nl = strlen(name);
+    for (size_t i = 0; i + nl + 2 < n; i++) {
+        if (p[i] != '"' || memcmp(p + i + 1, name, nl) != 0 || p[i + 1 + nl] != '"')
+            continue;
+        size_t j = i + nl + 2;
+        while (j < n && (p[j] == ' ' || p[j] == '\t' || p[j] == '\r' || p[j] == '\n'))
+            j++;
+        if (j >= n || p[j] != ':')
+            continue;
+        j++;
+        while (j < n && (p[j] == ' ' || p[j] == '\t' || p[j] == '\r' || p[j] == '\n'))
+            j++;
+        size_t k = j;
+        if (j < n && p[j] == '"') {
+            for (k = ++j; k < n && p[k] != '"'; k++)
+                if (p[k] == '\\')
+                    return -1;
+            if (k >= n)
+                return -1;
+        } else {
+            while (k < n && (isdigit(p[k]) || p[k] == '-'))
+                k++;
+        }
+        if (k == j)
+            return -1;
+        kbuf_reset(out);
+        return kbuf_append(out, p + j, k - j) == 0 ? 0 : -1;
+    }
+    return -1;
+}
+
+/* etcd: takes what a 2xx answer carries for the next step (the lease ID,
+ * the lock key) and checks a read found its key. 0 when the answer has
+ * what it should. */
+static int etcd_take(worker *wk, conn *c, const response *r)
+{
+    const uint8_t *body = c->in.data + r->body_off;
+    size_t n = r->total - r->body_off;
+    if (c->setup == S_LEASE_GRANT)
+        return json_scalar(body, n, "ID", &c->lease);
+    if (c->setup == S_LEASE_REVOKE)
+        return 0;
+    if (wk->w == W_LOCK && !c->lock_held)
+        return json_scalar(body, n, "key", &c->lock_key);
+    if (wk->w == W_KV_GET)
+        return memmem(body, n, "\"kvs\"", 5) ? 0 : -1;
+    return 0;
+}
+
 static void record_answer(worker *wk, conn *c, const response *r, int64_t now)
 {
     int good = r->status >= 200 && r->status < 300;
-    if (wk->w == W_LOCK)
+    int unexpected = 0;
+    enum setup_step setup = c->setup;
+    if (good && wk->opt->target == T_ETCD && etcd_take(wk, c, r) != 0) {
+        good = 0;
+        unexpected = 1;
+    }
+    c->setup = S_NONE;
+    if (setup == S_LEASE_REVOKE)
+        c->lease_done = 1; /* whatever the answer: the lease runs out anyway */
+    int cycle_done = 0;
+    if (wk->w == W_LOCK && setup == S_NONE) {
+        cycle_done = good && c->lock_held;
         c->lock_held = good ? !c->lock_held : 0;
+    }
     if (!in_window(wk, now))
         return;
     if (good) {
+        if (setup != S_NONE)
+            return; /* a set-up step is not an op */
         wk->st.ok++;
         hist_add(&wk->st.lat, (uint64_t)(now - c->started_us));
+        if (cycle_done) {
+            wk->st.cycles++;
+            hist_add(&wk->st.cycle, (uint64_t)(now - c->cycle_started_us));
+        }
         return;
     }
     wk->st.errors++;
-    wk->st.status[r->status]++;
+    if (unexpected)
+        wk->st.unexpected++;
+    else
+        wk->st.status[r->status]++;
     if (!wk->st.sample[0]) {
         size_t n = r->body_len < ERR_SAMPLE_BYTES - 8 ? r->body_len : ERR_SAMPLE_BYTES - 8;
         int k = snprintf(wk->st.sample, sizeof wk->st.sample, "%d ", r->status);
@@ -748,6 +958,7 @@ static int run_phase(const options *o, enum workload w, const char *value, uint6
             conn *c = &wk->conns[i];
             c->fd = -1;
             c->client = next + i;
+            c->ep = &o->eps[c->client % o->neps];
             c->rng = 2463534242u ^ ((uint32_t)c->client * 2654435761u);
             xorshift(&c->rng);
         }
@@ -787,6 +998,9 @@ static int run_phase(const options *o, enum workload w, const char *value, uint6
         res->st.conn_errors += s->conn_errors;
         res->st.timeouts += s->timeouts;
         res->st.bad_responses += s->bad_responses;
+        res->st.unexpected += s->unexpected;
+        hist_merge(&res->st.cycle, &s->cycle);
+        res->st.cycles += s->cycles;
         for (int k = 0; k < 600; k++)
             res->st.status[k] += s->status[k];
         if (!res->st.sample[0] && s->sample[0])
@@ -801,6 +1015,9 @@ static int run_phase(const options *o, enum workload w, const char *value, uint6
         kbuf_free(&conns[i].in);
         kbuf_free(&conns[i].path);
         kbuf_free(&conns[i].body);
+        kbuf_free(&conns[i].plain);
+        kbuf_free(&conns[i].lease);
+        kbuf_free(&conns[i].lock_key);
     }
     free(conns);
     free(wks);
@@ -824,7 +1041,8 @@ static void print_errors(FILE *f, const stats *s, int json)
         sep = json ? "," : ", ";
     }
     const struct { const char *name; uint64_t n; } other[] = {
-        {"connection", s->conn_errors}, {"timeout", s->timeouts}, {"bad_response", s->bad_responses}};
+        {"connection", s->conn_errors}, {"timeout", s->timeouts}, {"bad_response", s->bad_responses},
+        {"unexpected_answer", s->unexpected}};
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
         if (!other[i].n)
             continue;
@@ -844,15 +1062,28 @@ static void print_result(const options *o, enum workload w, const phase_result *
     double p99 = (double)hist_percentile(&s->lat, 0.99) / 1000.0;
     double p999 = (double)hist_percentile(&s->lat, 0.999) / 1000.0;
     double mx = (double)s->lat.max_us / 1000.0;
+    double cyc_s = r->seconds > 0 ? (double)s->cycles / r->seconds : 0;
+    double c50 = (double)hist_percentile(&s->cycle, 0.50) / 1000.0;
+    double c99 = (double)hist_percentile(&s->cycle, 0.99) / 1000.0;
+    double c999 = (double)hist_percentile(&s->cycle, 0.999) / 1000.0;
+    double cmx = (double)s->cycle.max_us / 1000.0;
     const char *name = workload_names[w];
     if (o->json) {
-        printf("{\"workload\":\"%s\",\"clients\":%d,\"threads\":%d,\"seconds\":%.3f,\"ops\":%llu,"
+        printf("{\"workload\":\"%s\",\"target\":\"%s\",\"endpoints\":%d,\"clients\":%d,\"threads\":%d,"
+               "\"seconds\":%.3f,\"ops\":%llu,"
                "\"ops_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,"
                "\"errors\":%llu,\"errors_by_kind\":{",
-               name, o->clients, o->threads, r->seconds, (unsigned long long)s->ok, ops_s, p50, p99, p999, mx,
-               (unsigned long long)s->errors);
+               name, o->target == T_ETCD ? "etcd" : "kahuna", o->neps, o->clients, o->threads, r->seconds,
+               (unsigned long long)s->ok, ops_s, p50, p99, p999, mx, (unsigned long long)s->errors);
         print_errors(stdout, s, 1);
-        printf("}%s}\n", w == W_KV_GET ? (o->stale ? ",\"consistency\":\"stale\"" : ",\"consistency\":\"linearizable\"") : "");
+        printf("}");
+        if (w == W_KV_GET)
+            printf(",\"consistency\":\"%s\"", o->stale ? "stale" : "linearizable");
+        if (w == W_LOCK)
+            printf(",\"cycles\":%llu,\"cycles_per_s\":%.1f,\"cycle_p50_ms\":%.3f,\"cycle_p99_ms\":%.3f,"
+                   "\"cycle_p999_ms\":%.3f,\"cycle_max_ms\":%.3f",
+                   (unsigned long long)s->cycles, cyc_s, c50, c99, c999, cmx);
+        printf("}\n");
     } else {
         if (!*header_done) {
             printf("%-12s %7s %7s %10s %10s %8s %8s %8s %8s %7s\n", "workload", "clients", "seconds", "ops",
@@ -862,6 +1093,9 @@ static void print_result(const options *o, enum workload w, const phase_result *
         printf("%-12s %7d %7.1f %10llu %10.1f %8.3f %8.3f %8.3f %8.3f %7llu\n",
                w == W_KV_GET && o->stale ? "kv-get-stale" : name, o->clients, r->seconds,
                (unsigned long long)s->ok, ops_s, p50, p99, p999, mx, (unsigned long long)s->errors);
+        if (w == W_LOCK) /* whole cycles: acquire sent to release answered */
+            printf("%-12s %7d %7.1f %10llu %10.1f %8.3f %8.3f %8.3f %8.3f %7s\n", "lock-cycle", o->clients,
+                   r->seconds, (unsigned long long)s->cycles, cyc_s, c50, c99, c999, cmx, "-");
     }
     fflush(stdout);
     if (s->errors) {
@@ -877,7 +1111,10 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: kbench [options]\n"
-            "  --url URL          kahunad to load (default http://127.0.0.1:2070)\n"
+            "  --url URL          server to load (default http://127.0.0.1:2070)\n"
+            "  --endpoints U,U,.. several servers: client i talks to the (i mod n)th\n"
+            "  --target T         kahuna (default) or etcd (its v3 HTTP/JSON gateway;\n"
+            "                     workloads kv-set, kv-get, lock)\n"
             "  --clients N        concurrent keep-alive connections (default 64)\n"
             "  --threads N        event loops sharing the clients (default 1)\n"
             "  --duration D       measured time per workload (default 10s)\n"
@@ -886,7 +1123,7 @@ static void usage(FILE *f)
             "  --workload LIST    kv-set,kv-get,lock,seq-next or all (default all)\n"
             "  --value-size N     bytes of each value written (default 100)\n"
             "  --keys N           keys loaded for kv-get (default 1000)\n"
-            "  --stale            kv-get with ?consistency=stale\n"
+            "  --stale            kv-get with ?consistency=stale (etcd: serializable)\n"
             "  --json             one JSON object per workload instead of a table\n"
             "Durations take a unit: 500ms, 10s, 1m.\n");
 }
@@ -912,8 +1149,10 @@ static int parse_dur(const char *s, int64_t *out)
     return duration_parse_ms(s, out) == 0 ? 0 : -1;
 }
 
-static int parse_workloads(const char *s, int *want)
+/* *named_seq: seq-next was asked for by name (not through "all"). */
+static int parse_workloads(const char *s, int *want, int *named_seq)
 {
+    *named_seq = 0;
     memset(want, 0, sizeof(int) * W_COUNT_);
     char *copy = strdup(s);
     if (!copy)
@@ -922,6 +1161,8 @@ static int parse_workloads(const char *s, int *want)
     char *save = NULL;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         int found = 0;
+        if (strcmp(t, workload_names[W_SEQ_NEXT]) == 0)
+            *named_seq = 1;
         for (int w = 0; w < W_COUNT_; w++) {
             if (strcmp(t, workload_names[w]) == 0 || strcmp(t, "all") == 0) {
                 want[w] = 1;
@@ -938,8 +1179,9 @@ static int parse_workloads(const char *s, int *want)
 }
 
 /* http://HOST[:PORT][/PREFIX]; HOST may be [v6]. */
-static int parse_url(options *o, const char *url)
+static int parse_url(endpoint *o, const char *url)
 {
+    o->url = url;
     if (strncmp(url, "http://", 7) != 0) {
         fprintf(stderr, "kbench: --url must start with http:// (got '%s')\n", url);
         return -1;
@@ -979,8 +1221,9 @@ bad:
 
 /* Resolves the URL and makes one blocking connection, so that a server
  * that is not there gets a clear message instead of a run full of errors. */
-static int probe_server(options *o, const char *url)
+static int probe_server(endpoint *o, enum target target)
 {
+    const char *url = o->url;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
     int gai = getaddrinfo(o->host, o->port, &hints, &ai);
     if (gai != 0) {
@@ -1010,8 +1253,8 @@ static int probe_server(options *o, const char *url)
     }
     close(fd);
     if (err) {
-        fprintf(stderr, "kbench: cannot connect to %s: %s (is kahunad running there? see --url)\n", url,
-                strerror(err));
+        fprintf(stderr, "kbench: cannot connect to %s: %s (is %s running there? see --url)\n", url,
+                strerror(err), target == T_ETCD ? "etcd" : "kahunad");
         return -1;
     }
     return 0;
@@ -1021,8 +1264,9 @@ int main(int argc, char **argv)
 {
     options o = {.clients = 64, .threads = 1, .duration_ms = 10000, .warmup_ms = 1000, .timeout_ms = 10000,
                  .value_size = 100, .keys = 1000};
-    const char *url = "http://127.0.0.1:2070";
-    int rc = 0;
+    const char *url = NULL;
+    char *endpoints = NULL; /* copy of the --endpoints list, cut in place */
+    int rc = 0, named_seq = 0, workloads_given = 0;
     for (int w = 0; w < W_COUNT_; w++)
         o.want[w] = 1;
 
@@ -1045,6 +1289,20 @@ int main(int argc, char **argv)
             return 2;
         } else if (strcmp(a, "--url") == 0) {
             url = v;
+        } else if (strcmp(a, "--endpoints") == 0) {
+            free(endpoints);
+            endpoints = strdup(v);
+            if (!endpoints) {
+                fprintf(stderr, "kbench: out of memory\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--target") == 0) {
+            if (strcmp(v, "kahuna") == 0)
+                o.target = T_KAHUNA;
+            else if (strcmp(v, "etcd") == 0)
+                o.target = T_ETCD;
+            else
+                rc = -1;
         } else if (strcmp(a, "--clients") == 0) {
             rc = parse_int(v, 1, MAX_CLIENTS, &o.clients);
         } else if (strcmp(a, "--threads") == 0) {
@@ -1066,23 +1324,60 @@ int main(int argc, char **argv)
             if (!rc && (o.timeout_ms < 1 || o.timeout_ms > 3600LL * 1000))
                 rc = -1;
         } else if (strcmp(a, "--workload") == 0) {
-            if (parse_workloads(v, o.want) != 0)
+            workloads_given = 1;
+            if (parse_workloads(v, o.want, &named_seq) != 0) {
+                free(endpoints);
                 return 2;
+            }
         } else {
             fprintf(stderr, "kbench: unknown option %s\n", a);
             usage(stderr);
+            free(endpoints);
             return 2;
         }
         if (rc) {
             fprintf(stderr, "kbench: bad value for %s: '%s'%s\n", a, v,
                     strstr("--duration --warmup --timeout", a) ? " (durations take a unit: 500ms, 10s, 1m)" : "");
+            free(endpoints);
             return 2;
         }
         i += takes;
     }
 
-    if (parse_url(&o, url) != 0 || probe_server(&o, url) != 0)
+    if (o.target == T_ETCD && o.want[W_SEQ_NEXT]) {
+        if (workloads_given && named_seq) {
+            fprintf(stderr, "kbench: etcd has no sequences: seq-next runs only with --target kahuna\n");
+            rc = 2;
+        }
+        o.want[W_SEQ_NEXT] = 0;
+    }
+    if (!rc && url && endpoints) {
+        fprintf(stderr, "kbench: give --url or --endpoints, not both\n");
         rc = 2;
+    }
+    if (!rc && endpoints) {
+        char *save = NULL;
+        for (char *t = strtok_r(endpoints, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
+            if (o.neps == MAX_ENDPOINTS) {
+                fprintf(stderr, "kbench: at most %d --endpoints\n", MAX_ENDPOINTS);
+                rc = 2;
+            } else if (parse_url(&o.eps[o.neps++], t) != 0) {
+                rc = 2;
+            }
+        }
+        if (!rc && o.neps == 0) {
+            fprintf(stderr, "kbench: --endpoints needs at least one URL\n");
+            rc = 2;
+        }
+    } else if (!rc && parse_url(&o.eps[o.neps++], url ? url : "http://127.0.0.1:2070") != 0) {
+        rc = 2;
+    }
+    for (int e = 0; !rc && e < o.neps; e++)
+        if (probe_server(&o.eps[e], o.target) != 0)
+            rc = 2;
+    /* etcd lock: a lease outlives the phase (warm-up, run, drain) with
+     * room to spare, so no keep-alive is needed; revoked at the end */
+    o.lease_ttl_s = (o.warmup_ms + o.duration_ms + o.timeout_ms) / 1000 + 60;
     char *value = rc ? NULL : malloc((size_t)o.value_size + 1);
     if (!rc && !value) {
         fprintf(stderr, "kbench: out of memory\n");
@@ -1092,6 +1387,17 @@ int main(int argc, char **argv)
         for (int i = 0; i < o.value_size; i++)
             value[i] = (char)('a' + i % 26);
         value[o.value_size] = '\0';
+    }
+    kbuf value_b64 = KBUF_INIT; /* etcd takes values in base64 */
+    if (!rc && o.target == T_ETCD) {
+        if (base64_encode(kbytes_make(value, (size_t)o.value_size), &value_b64) != 0 ||
+            kbuf_append_str(&value_b64, "") != 0) {
+            fprintf(stderr, "kbench: out of memory\n");
+            rc = 2;
+        } else {
+            free(value);
+            value = (char *)kbuf_detach(&value_b64, NULL);
+        }
     }
 
     int header_done = 0, any_errors = 0;
@@ -1121,10 +1427,13 @@ int main(int argc, char **argv)
             any_errors = 1;
     }
     free(value);
-    free(o.host);
-    free(o.hostport);
-    free(o.port);
-    free(o.base);
+    for (int e = 0; e < o.neps; e++) {
+        free(o.eps[e].host);
+        free(o.eps[e].hostport);
+        free(o.eps[e].port);
+        free(o.eps[e].base);
+    }
+    free(endpoints);
     if (rc)
         return rc;
     return any_errors ? 1 : 0;

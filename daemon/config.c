@@ -799,6 +799,9 @@ static int check_cluster(kconfig *c, char **err)
         return fail(err, "this node's URL %s is not an address other nodes can reach: give "
                     "this node's real host name or address in --peers or --advertise-url",
                     c->advertise_url);
+    if (c->join && c->npeers == 0)
+        return fail(err, "--join needs --peers listing the members of the running cluster "
+                    "(ID=URL,...): this node answers them before its log names them");
     return 0;
 }
 
@@ -920,8 +923,8 @@ const char *config_usage(void)
            "                           node, at least 16 bytes (KAHUNA_PEER_SECRET); needed\n"
            "                           with a multi-node --peers or --join\n"
            "  --join                   start empty and wait to be added to a running cluster\n"
-           "                           (kahuna-cli cluster add ID URL); --peers is then only\n"
-           "                           informative (KAHUNA_JOIN=1)\n"
+           "                           (kahuna-cli cluster add ID URL); --peers then lists\n"
+           "                           the running cluster's members (KAHUNA_JOIN=1)\n"
            "  --advertise-url URL      the URL other nodes use to reach this one\n"
            "                           (KAHUNA_ADVERTISE_URL; default: this node's URL in\n"
            "                           --peers, else http://LISTEN_HOST:PORT)\n"

@@ -1252,8 +1252,12 @@ static void soft_change(node *n, const raft_update *u)
             atomic_fetch_add(&n->leader_changes, 1);
         leader_publish(n, u->leader);
         const member *m = member_find(n->mem, n->nmem, u->leader);
-        if (u->leader && u->leader != n->self)
+        if (u->leader && u->leader != n->self) {
             log_info("node", "leader of term %" PRIu64 " is %s", u->term, m ? m->name : "(unknown)");
+            /* the new leader restarts every TTL in full; followers do the
+             * same so that what they report never runs ahead of it */
+            leases_rearm_all(n->leases, clock_mono_ms());
+        }
         else if (!u->leader)
             log_info("node", "no leader known (term %" PRIu64 ")", u->term);
     }
@@ -2379,15 +2383,13 @@ int node_start(const node_config *cfg, node **out)
     }
     if ((rc = load_cluster_id(n)) != 0)
         goto fail;
-    snap_cleanup(n, 0);
     n->hook_now = clock_mono_ms();
     if ((rc = fsm_foreach_ttl(n->fsm, arm_hook, n)) != 0)
         goto fail;
     fsm_set_ttl_hook(n->fsm, ttl_hook, n);
     if ((rc = core_start(n, cfg)) != 0)
         goto fail;
-    if (n->snap_index)
-        snap_cleanup(n, n->snap_index);
+    snap_cleanup(n, n->snap_index);   /* leftovers; the current snapshot file stays */
     atomic_store(&n->last_log_index, raftlog_last_index(n->log));
     atomic_store(&n->first_log_index, raftlog_first_index(n->log));
     atomic_store(&n->applied_index, fsm_applied_index(n->fsm));
@@ -2792,7 +2794,12 @@ int node_members(node *n, node_member **out, size_t *count)
 
 int64_t node_ttl_remaining(node *n, int kind, kbytes name, int64_t generation)
 {
-    return leases_remaining(n->leases, kind, name, generation, clock_mono_ms());
+    int64_t left = leases_remaining(n->leases, kind, name, generation, clock_mono_ms());
+    /* A key or lock ends when its expire command is applied, not when a
+     * deadline passes: a leader that loses its place before the expire
+     * commits is followed by one that restarts the TTL in full, and a read
+     * that had already called it gone would then not be linearizable. */
+    return left == 0 ? 1 : left;
 }
 
 void node_get_status(node *n, node_status *out)

@@ -534,12 +534,14 @@ START_TEST(test_config_join_comes_from_flag_environment_or_file)
 {
     kconfig c;
     char *err = NULL;
-    const char *args[] = {"--join", "--peer-secret", SECRET, NULL};
+    const char *args[] = {"--join", "--peer-secret", SECRET, "--peers", PEERS3, NULL};
     ck_assert_int_eq(parse(args, no_env, &c, &err), 0);
     ck_assert_int_eq(c.join, 1);
     ck_assert_int_eq(config_is_clustered(&c), 1);
     config_free(&c);
-    const char *env[] = {"HOME=/h", "KAHUNA_JOIN=1", "KAHUNA_PEER_SECRET=" SECRET, NULL};
+    const char *nopeers[] = {"--join", "--peer-secret", SECRET, NULL};
+    expect_error(nopeers, no_env, "--join needs --peers");
+    const char *env[] = {"HOME=/h", "KAHUNA_JOIN=1", "KAHUNA_PEER_SECRET=" SECRET, "KAHUNA_PEERS=" PEERS3, NULL};
     ck_assert_int_eq(parse(NULL, env, &c, &err), 0);
     ck_assert_int_eq(c.join, 1);
     config_free(&c);
@@ -547,7 +549,7 @@ START_TEST(test_config_join_comes_from_flag_environment_or_file)
     ck_assert_int_eq(parse(NULL, env0, &c, &err), 0);
     ck_assert_int_eq(c.join, 0);
     config_free(&c);
-    char *path = write_file("join = yes\npeer-secret = " SECRET "\n");
+    char *path = write_file("join = yes\npeer-secret = " SECRET "\npeers = " PEERS3 "\n");
     const char *fargs[] = {"--config", path, NULL};
     ck_assert_int_eq(parse(fargs, no_env, &c, &err), 0);
     ck_assert_int_eq(c.join, 1);
@@ -622,7 +624,7 @@ START_TEST(test_config_clustered_wildcard_listen_needs_advertise_url)
     kconfig c;
     char *err = NULL;
     const char *ok[] = {"--join", "--peer-secret", SECRET, "--listen", "0.0.0.0:2070",
-                        "--advertise-url", "http://10.0.0.9:2070/", NULL};
+                        "--advertise-url", "http://10.0.0.9:2070/", "--peers", PEERS3, "--node-id", "n9", NULL};
     ck_assert_int_eq(parse(ok, no_env, &c, &err), 0);
     ck_assert_str_eq(c.advertise_url, "http://10.0.0.9:2070");  /* trailing '/' dropped */
     config_free(&c);

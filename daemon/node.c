@@ -785,6 +785,8 @@ static void members_refresh(node *n)
 static void leader_publish(node *n, uint64_t leader)
 {
     const member *m = leader ? member_find(n->mem, n->nmem, leader) : NULL;
+    if (!m && leader)
+        m = member_find(n->book, n->nbook, leader);
     char *url = m && m->url[0] ? strdup(m->url) : NULL;
     pthread_mutex_lock(&n->mu);
     if (m)
@@ -1252,6 +1254,8 @@ static void soft_change(node *n, const raft_update *u)
             atomic_fetch_add(&n->leader_changes, 1);
         leader_publish(n, u->leader);
         const member *m = member_find(n->mem, n->nmem, u->leader);
+        if (!m)
+            m = member_find(n->book, n->nbook, u->leader);
         if (u->leader && u->leader != n->self) {
             log_info("node", "leader of term %" PRIu64 " is %s", u->term, m ? m->name : "(unknown)");
             /* the new leader restarts every TTL in full; followers do the
@@ -2214,6 +2218,7 @@ static int core_start(node *n, const node_config *cfg)
         return rc;
     }
     init.hs.term = hs.term;
+    atomic_store(&n->term, hs.term);
     init.hs.vote = vote_id(hs.vote);
     init.hs.commit = hs.commit;
     n->hs_unsaved = hs;

@@ -633,10 +633,11 @@ static void serve_test_block(node *n, kbytes body, api_reply *out)
         api_peer_error(out, 500, "internal", "out of memory");
         return;
     }
-    memcpy(ids, body.p, body.n);
+    if (body.n)
+        memcpy(ids, body.p, body.n);
     ids[body.n] = '\0';
     ids[strcspn(ids, "\r\n")] = '\0';
-    int rc = memchr(body.p, '\0', body.n) ? KAHUNA_EBADREQ : node_set_blocked(n, ids);
+    int rc = body.n && memchr(body.p, '\0', body.n) ? KAHUNA_EBADREQ : node_set_blocked(n, ids);
     free(ids);
     if (rc == KAHUNA_EBADREQ)
         api_peer_error(out, 400, "bad_request", "the body is a comma-separated list of node ids");

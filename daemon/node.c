@@ -2799,12 +2799,11 @@ int node_members(node *n, node_member **out, size_t *count)
 
 int64_t node_ttl_remaining(node *n, int kind, kbytes name, int64_t generation)
 {
-    int64_t left = leases_remaining(n->leases, kind, name, generation, clock_mono_ms());
-    /* A key or lock ends when its expire command is applied, not when a
-     * deadline passes: a leader that loses its place before the expire
-     * commits is followed by one that restarts the TTL in full, and a read
-     * that had already called it gone would then not be linearizable. */
-    return left == 0 ? 1 : left;
+    /* SPEC §3: reads stop returning a key at once when its TTL passes,
+     * before the expire command is applied. Every node keeps deadlines
+     * (armed at its own apply, so a follower's never come before the
+     * leader's) and restarts them in full when a leader is elected. */
+    return leases_remaining(n->leases, kind, name, generation, clock_mono_ms());
 }
 
 void node_get_status(node *n, node_status *out)

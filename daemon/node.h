@@ -135,9 +135,10 @@ fsm_reader *node_reader(node *n);
 
 /* Remaining TTL in ms of a key (kind FSM_TTL_KV, generation = the key's
  * revision) or lock (FSM_TTL_LOCK, generation = token), on this node's
- * clock: -1 when it has none, else the remaining milliseconds, at least 1
- * until the expire command is applied (a key or lock ends in the log, on
- * every node at the same point, never by a local clock). */
+ * clock: -1 when it has none, 0 when it has expired (readers treat the key
+ * as gone, the lock as free, before the expire command is applied), else
+ * the remaining milliseconds. A new leader restarts every TTL in full on
+ * every node (SPEC §1). */
 int64_t node_ttl_remaining(node *n, int kind, kbytes name, int64_t generation);
 
 typedef struct node_status {

@@ -42,10 +42,9 @@ void api_kv_written(const req *rq, const fsm_result *res, api_reply *out)
     }
 }
 
-/* Remaining TTL of a key as reads report it: -1 none, else milliseconds
- * (node_ttl_remaining: at least 1 until the expire command is applied; a
- * 0 would read as absent). A node that keeps no deadline for a key with a
- * TTL yet reports the TTL granted. */
+/* Remaining TTL of a key as reads report it: -1 none, 0 expired (the key
+ * reads as absent), else milliseconds. A node that keeps no deadline for a
+ * key with a TTL yet reports the TTL granted. */
 static int64_t remaining(const api_env *env, const kv_record *rec)
 {
     if (rec->ttl_ms <= 0)

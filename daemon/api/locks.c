@@ -52,9 +52,9 @@ void api_lock_written(const req *rq, const fsm_result *res, api_reply *out)
     }
 }
 
-/* Remaining TTL of a grant (node_ttl_remaining: at least 1 until its
- * expire command is applied, when the lock becomes free on every node); a
- * node that keeps no deadline for it yet reports the TTL granted. */
+/* Remaining TTL of a grant: 0 when it has run out (the lock reads as free
+ * even before its expire command applies); a node that keeps no deadline
+ * for it yet reports the TTL granted. */
 static int64_t remaining(const api_env *env, const lock_record *rec)
 {
     int64_t left = node_ttl_remaining(env->n, FSM_TTL_LOCK, kbytes_make(rec->name.data, rec->name.len), rec->token);

@@ -31,6 +31,7 @@
 #include "node.h"
 #include "peer/forward.h"
 #include "peer/transport.h"
+#include "testvfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -169,6 +170,10 @@ int main(int argc, char **argv)
     log_set_level(cfg.log_level);
     if (cfg.config_file)
         log_info("main", "options from %s, the environment and the command line", cfg.config_file);
+    if (testvfs_install_if_asked() != 0) {      /* KAHUNA_TEST_LOSE_UNSYNCED=1: tests only */
+        config_free(&cfg);
+        return EXIT_START;
+    }
     if (httpc_global_init() != 0) {
         log_error("main", "cannot initialise libcurl; check the installation of libcurl");
         config_free(&cfg);

@@ -429,8 +429,8 @@ int cmd_validate(const command *cmd)
         if (cmd_txn_open(cmd->aux, &r))
             return KAHUNA_EBADREQ;
         while ((rc = cmd_txn_next_watch(&r, &key, &rev)) == 0)
-            if (check_key(key, KAHUNA_MAX_KEY) || rev < 0)
-                return KAHUNA_EBADREQ;
+            if (check_key(key, KAHUNA_MAX_KEY) || rev == INT64_MIN)
+                return KAHUNA_EBADREQ;   /* rev < 0: absent as of a store revision */
         if (rc != KAHUNA_ENOTFOUND)
             return KAHUNA_EBADREQ;
         while ((rc = cmd_txn_next_command(&r, &sub)) == 0) {

@@ -130,7 +130,9 @@ int cmd_list_add(kbuf *out, kbytes item);
 int cmd_list_next(kbytes list, size_t *off, kbytes *item);
 
 /* CMD_TXN's aux: a varint count of watches, each a key (list item) and a
- * zigzag varint revision (0: the key must be absent), then the sub-commands
+ * zigzag varint revision (> 0: the key's revision must still be this one;
+ * 0: the key must be absent; -(R + 1): the key was absent at store
+ * revision R and must have had no version or deletion since), then the sub-commands
  * until the end, each an encoded command as a list item. Build with
  * cmd_txn_begin(count of watches), cmd_txn_watch (that many times), then
  * cmd_txn_add; read with cmd_txn_open, cmd_txn_next_watch,

@@ -20,6 +20,7 @@
  *     failing sub-command does not undo the others, as in Redis's EXEC). */
 #include "fsm_internal.h"
 #include "errors.h"
+#include "log.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -48,6 +49,8 @@ static int row_load(fsm *f, kbytes key, str_row *r)
     memset(r, 0, sizeof *r);
     int rc = kv_load_meta(f, key, &r->m);
     if (rc || !r->m.present)
+        return rc;
+    if ((rc = kv_hot_forget(f)))       /* the kv row, as it is, in the table */
         return rc;
     sqlite3_stmt *st = f->st[W_STR_GET];
     if (fsm_bind_bytes(st, 1, key))
@@ -170,6 +173,8 @@ int str_apply_ttl_if(fsm *f, const command *c, fsm_result *res)
         res->revision = r.m.revision; /* nothing to change: no revision */
         goto out;
     }
+    if ((rc = kv_hot_forget(f)))       /* a kv row changes outside kv_write */
+        goto out;
     int64_t rev = fsm_next_revision(f);
     sqlite3_stmt *st = f->st[W_KV_SET_TTL];
     if (fsm_bind_bytes(st, 1, c->key) || fsm_bind_i64(st, 2, rev) || fsm_bind_i64(st, 3, c->ttl_ms) ||
@@ -536,6 +541,9 @@ int str_apply_flush(fsm *f, const command *c, fsm_result *res)
 {
     (void)c;
     int64_t removed = 0;
+    int frc = kv_hot_forget(f);        /* every kv row as it is, in the table */
+    if (frc)
+        return frc;
     for (;;) {
         kbuf keys[256];
         size_t n = 0;
@@ -660,6 +668,33 @@ int fsm_txn_result_next(kbytes enc, size_t *off, fsm_result *out, kbytes *data)
     return 0;
 }
 
+/* *changed = 1 when key has a past version or tombstone newer than rev.
+ * Only a WATCH of an absent key asks, so the statement is not kept. */
+static int changed_since(fsm *f, kbytes key, int64_t rev, int *changed)
+{
+    sqlite3_stmt *st = NULL;
+    *changed = 0;
+    if (sqlite3_prepare_v2(f->db, "SELECT 1 FROM kv_history WHERE key = ?1 AND revision > ?2 LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        log_error("fsm", "cannot prepare the WATCH check: %s; restart kahunad", sqlite3_errmsg(f->db));
+        return KAHUNA_EIO;
+    }
+    int rc = KAHUNA_EIO;
+    if (sqlite3_bind_blob(st, 1, key.n ? (const void *)key.p : (const void *)"", (int)key.n, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 2, rev) == SQLITE_OK) {
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW || step == SQLITE_DONE) {
+            *changed = step == SQLITE_ROW;
+            rc = 0;
+        } else {
+            log_error("fsm", "the WATCH check failed: %s; check the disk and restart kahunad",
+                      sqlite3_errmsg(f->db));
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int str_apply_txn(fsm *f, const command *c, fsm_result *res)
 {
     cmd_txn_reader rd;
@@ -675,7 +710,15 @@ int str_apply_txn(fsm *f, const command *c, fsm_result *res)
         kv_meta m;
         if ((rc = kv_load_meta(f, key, &m)))
             return rc;
-        if ((m.present ? m.revision : 0) != want) {
+        int changed = (m.present ? m.revision : 0) != want;
+        if (want < 0) {
+            /* absent when watched, at store revision -want - 1: a key
+             * created and deleted since then changed too (Redis) */
+            changed = m.present;
+            if (!changed && (rc = changed_since(f, key, -want - 1, &changed)))
+                return rc;
+        }
+        if (changed) {
             res->status = KAHUNA_ECONDITION;
             res->revision = m.present ? m.revision : 0;
             return 0;

@@ -158,14 +158,23 @@ static void watch_read(resp_op *op, int status)
     resp_conn *c = op->c;
     reply r = resp_op_reply(op);
     int rc = status;
+    int64_t store_rev = -1;
     for (size_t i = 1; i < op->argc && !rc; i++) {
         kv_record rec;
         int64_t rev = 0;
         int lrc = resp_kv_lookup(c->s, op->argv[i], &rec, NULL);
-        if (lrc == 0)
+        if (lrc == 0) {
             rev = rec.revision;
-        else if (lrc != KAHUNA_ENOTFOUND)
+        } else if (lrc != KAHUNA_ENOTFOUND) {
             rc = lrc;
+        } else {
+            /* absent: remember the store revision, so that EXEC also sees
+             * a create and delete in between (-(revision + 1), command.h) */
+            fsm_reader *rd = resp_reader(c->s);
+            if (store_rev < 0 && (!rd || fsm_reader_stats(rd, &store_rev, NULL) != 0))
+                rc = KAHUNA_EIO;
+            rev = -(store_rev + 1);
+        }
         kv_record_free(&rec);
         if (!rc && resp_key_ok(op->argv[i])) {
             uint8_t b[8];

@@ -89,6 +89,25 @@ try:
 except redis.WatchError:
     check("watch conflict raises", True)
 check("watch conflict changed nothing", r.get("balance") == b"0")
+# a watched absent key created and deleted before EXEC is a change too
+# (found by the torture suite: EXEC used to apply)
+w = r.pipeline()
+w.watch("aba")
+r.set("aba", "x")
+r.delete("aba")
+w.multi()
+w.set("aba", "mine")
+try:
+    w.execute()
+    check("watch sees a create and delete in between", False)
+except redis.WatchError:
+    check("watch sees a create and delete in between", True)
+check("the aborted transaction wrote nothing", r.get("aba") is None)
+w = r.pipeline()
+w.watch("never")
+w.multi()
+w.set("never", "v")
+check("watch of an untouched absent key lets EXEC run", w.execute() == [True])
 
 # scan_iter sees every key once
 keys = set(r.scan_iter(count=37))

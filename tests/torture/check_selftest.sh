@@ -22,7 +22,7 @@ for bug in ${SELFTEST_BUGS:-lose-writes lock-early}; do
     dir="$root/selftest-$bug-$$"
     # shellcheck disable=SC2086
     FAKEKAHUNA_BUG=${bug#none} /usr/bin/python3 "$here/harness.py" --kahunad "$here/fakekahuna.py" \
-        --seed 7 $nem --run-dir "$dir" >"$dir.out" 2>&1
+        --nodes 1 --resp-clients 0 --seed 7 $nem --run-dir "$dir" >"$dir.out" 2>&1
     rc=$?
     if [ $rc -eq $want ] && [ $want -eq 0 ]; then
         echo "ok: no bug, verdict VALID"

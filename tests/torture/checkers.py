@@ -180,7 +180,13 @@ UNK = -1
 
 def reg_payload(op):
     """Compact form of a KV op for the model, or None when the op says
-    nothing (an unknown or failed read, a failed write)."""
+    nothing (an unknown or failed read, a failed write). RESP ops (input
+    "via": "resp") carry no revisions: their revision fields are None
+    (reads: any revision; writes: an unknown one). kv.swap is SET k v GET
+    (writes v, reports the old value); a kv.cas with "if_watched" is
+    WATCH/GET/MULTI/SET/EXEC: it applied only if the value was still the
+    one read (mode "w"), and a refusal says nothing (the key may have been
+    written with the same value since the WATCH)."""
     o = op.output or {}
     if op.outcome == FAIL:
         return None
@@ -191,7 +197,14 @@ def reg_payload(op):
         return ("g", bool(o.get("found")), o.get("value"), o.get("revision"))
     if op.kind == "kv.put":
         return ("p", op.input.get("value"), o.get("revision") if known else None)
+    if op.kind == "kv.swap":
+        if not known:
+            return ("p", op.input.get("value"), None)
+        return ("s", op.input.get("value"), bool(o.get("found")), o.get("old"))
     if op.kind == "kv.cas":
+        if "if_watched" in op.input:
+            res = bool(o.get("ok")) if known else None
+            return ("c", "w", op.input["if_watched"], op.input.get("value"), res, None)
         if "if_revision" in op.input:
             mode, expect = "r", op.input["if_revision"]
         else:
@@ -235,7 +248,7 @@ def reg_step_one(s, p):
             return (s,) if value is None else ()
         if value is None or value != v:
             return ()
-        if rev == r:
+        if r is None or rev == r:
             return (s,)
         if rev == UNK and r > floor:
             return ((v, r, r),)
@@ -244,6 +257,19 @@ def reg_step_one(s, p):
         _, v, r = p
         n = _reg_write(s, v, r)
         return (n,) if n else ()
+    if k == "s":
+        _, v, found, old = p
+        if (value is not None) != found or (found and value != old):
+            return ()
+        return (_reg_write(s, v, None),)
+    if k == "c" and p[1] == "w":
+        _, mode, expect, v, res, r = p
+        cond = value == expect      # None: the key was absent
+        if res is True:
+            return (_reg_write(s, v, None),) if cond else ()
+        if res is False or not cond:
+            return (s,)
+        return (_reg_write(s, v, None), s)
     if k == "c":
         _, mode, expect, v, res, r = p
         cond = _reg_cond(s, mode, expect)
@@ -272,7 +298,11 @@ def reg_step_one(s, p):
     if k == "d":
         _, found, r = p
         if found is True:
-            if value is None or r <= floor:
+            if value is None:
+                return ()
+            if r is None:
+                return ((None, 0, floor),)
+            if r <= floor:
                 return ()
             return ((None, 0, r),)
         if found is False:
@@ -322,6 +352,9 @@ def _reg_closed(ops):
                 any_unknown_write = True
             else:
                 revs.add(p[5])
+        elif p[0] == "s":
+            values.add(p[1])
+            any_unknown_write = True
     for op in ops:
         p = reg_payload(op)
         if p is None:
@@ -329,7 +362,13 @@ def _reg_closed(ops):
         if p[0] == "g" and p[1]:
             if p[2] not in values:
                 return False
-            if p[3] not in revs and not any_unknown_write:
+            if p[3] is not None and p[3] not in revs and not any_unknown_write:
+                return False
+        elif p[0] == "s":
+            if p[2] and p[3] not in values:
+                return False
+        elif p[0] == "c" and p[1] == "w":
+            if p[4] is True and p[2] is not None and p[2] not in values:
                 return False
         elif p[0] == "c":
             if p[1] == "r" and p[4] is not None and p[2] not in revs and not any_unknown_write:
@@ -380,8 +419,10 @@ def _drop_unobserved_unknowns(ops, spare=0):
             continue
         if p[0] == "g" and p[1]:
             seen.add(p[2])
-        elif p[0] == "c" and p[1] == "v":
+        elif p[0] == "c" and p[1] in ("v", "w"):
             seen.add(p[2])
+        elif p[0] == "s" and p[2]:
+            seen.add(p[3])
     drop = []
     for op in ops:
         p = reg_payload(op)
@@ -412,9 +453,9 @@ def _unexplained_revisions(ops):
             made.add(p[5])
         elif p[0] == "d" and p[1] is True:
             made.add(p[2])
-        elif p[0] == "g" and p[1]:
+        elif p[0] == "g" and p[1] and p[3] is not None:
             seen.add(p[3])
-        elif p[0] == "c" and p[4] is False:
+        elif p[0] == "c" and p[4] is False and p[5] is not None:
             seen.add(p[5])
     return seen - made
 
@@ -955,13 +996,17 @@ def _write_identity(op):
 
 # ---------------------------------------------------------------------------
 
-RESTARTING = ("kill", "kill-all", "restart", "kill-loop")
+RESTARTING = ("kill", "kill-all", "restart", "kill-loop", "kill-leader", "pause", "pause-leader",
+              "partition", "partition-leader", "partition-bridge", "leader-transfer", "membership")
 
 
 def restart_windows(ops):
-    """Intervals [a, b] within which a node (re)started: each fault window
-    that starts nodes again (from its start to the end of its heal), and
-    each restart after a crash the harness noticed."""
+    """Intervals [a, b] within which a node (re)started or a new leader
+    took over (either restarts TTLs in full): each fault window (from its
+    start to the end of its heal: every nemesis can move leadership), each
+    restart after a crash the harness noticed, and each change of leader
+    the harness's monitor saw ("harness.leader": between its previous poll
+    and the one that saw the new leader)."""
     out, open_ = [], {}
     for op in sorted((o for o in ops if is_nemesis(o)), key=lambda o: o.invoke):
         if op.kind == "nemesis.start" and op.key in RESTARTING:
@@ -974,6 +1019,8 @@ def restart_windows(ops):
             out.append((open_.pop("crash:" + str(op.key)), op.invoke))
         elif op.kind == "harness.healed":
             out.append((op.invoke, op.invoke))
+        elif op.kind == "harness.leader":
+            out.append((min(op.input.get("since", op.invoke), op.invoke), op.invoke))
     for a in open_.values():         # a window never closed: until the end
         out.append((a, INF))
     return out

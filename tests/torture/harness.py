@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """harness.py: kahuna's fault-injection suite (Jepsen's method, our code).
 
-Starts N real kahunad processes (cluster.py; today N = 1), runs concurrent
-REST clients (workloads.py) that record every attempt (history.py), injects
+Starts N real kahunad processes (cluster.py: a Raft cluster of 3 by default,
+or one node), runs concurrent REST and RESP clients (workloads.py) that
+spread their requests over every node and record every attempt
+(history.py), injects
 faults for a few seconds at a time and heals them (nemesis.py), reads
 everything back once healed, stops every process, and checks the history
 against SPEC §6 (checkers.py). Everything goes to a run dir:
@@ -32,6 +34,7 @@ import shlex
 import shutil
 import signal
 import sys
+import threading
 import time
 import traceback
 
@@ -47,11 +50,24 @@ import plot          # noqa: E402
 import workloads     # noqa: E402
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNDECIDED, EXIT_ERROR, EXIT_USAGE, EXIT_INTR = 0, 1, 2, 3, 64, 130
-WORKLOADS = ("registers", "locks", "sequences", "sets", "ttl")
+WORKLOADS = ("registers", "resp", "locks", "sequences", "sets", "ttl")
 
 
 class Interrupted(Exception):
     pass
+
+
+def duration(text):
+    """A duration option: a number of seconds, or with a unit (s, m, h)."""
+    t = text.strip().lower()
+    mult = {"s": 1, "m": 60, "h": 3600}.get(t[-1:], None)
+    try:
+        v = float(t[:-1]) * mult if mult else float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a duration: %r (say 90, 90s, 10m or 1h)" % text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError("a duration must be positive: %r" % text)
+    return v
 
 
 def parse_args(argv):
@@ -59,8 +75,15 @@ def parse_args(argv):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kahunad", default=os.environ.get("KAHUNAD"),
                    help="the kahunad binary (default $KAHUNAD)")
-    p.add_argument("--nodes", type=int, default=1, help="cluster size (today only 1 works)")
-    p.add_argument("--duration", type=float, default=30.0, help="seconds of load (faults included)")
+    p.add_argument("--nodes", type=int, default=3, help="cluster size (1 = a single node, no peers)")
+    p.add_argument("--keep-unsynced", action="store_true",
+                   help="run kahunad without KAHUNA_TEST_LOSE_UNSYNCED (by default every kill -9 "
+                        "also loses what was not fsync'ed)")
+    p.add_argument("--snapshot-entries", type=int, default=1000,
+                   help="kahunad --snapshot-entries in a cluster: small, so that snapshots, log "
+                        "compaction and snapshot transfer to lagging or joining nodes happen")
+    p.add_argument("--duration", type=duration, default=30.0,
+                   help="time of load, faults included: seconds, or 90s, 10m, 1h")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, printed)")
     p.add_argument("--nemesis", default="all",
                    help="comma list of %s, 'all' (every one this cluster size allows) or 'none'"
@@ -71,6 +94,11 @@ def parse_args(argv):
     p.add_argument("--quiet-seconds", type=float, default=2.0, help="healthy time between faults")
     p.add_argument("--workloads", default=",".join(WORKLOADS), help="comma list of " + ",".join(WORKLOADS))
     p.add_argument("--reg-clients", type=int, default=4)
+    p.add_argument("--resp-clients", type=int, default=2,
+                   help="register clients that speak RESP (same keys as the REST ones)")
+    p.add_argument("--resp-ops", default="get,set,swap,del,watch",
+                   help="what the RESP clients do: comma list of get, set, swap (SET k v GET), "
+                        "del, watch (WATCH/GET/MULTI/SET/EXEC)")
     p.add_argument("--lock-clients", type=int, default=4)
     p.add_argument("--seq-clients", type=int, default=3)
     p.add_argument("--set-clients", type=int, default=2)
@@ -104,19 +132,25 @@ def parse_args(argv):
     p.add_argument("--recheck", metavar="HISTORY", default=None,
                    help="only run the checkers on a saved history.jsonl and print the verdict")
     o = p.parse_args(argv)
+    o.resp_op_list = [w for w in o.resp_ops.split(",") if w]
+    for w in o.resp_op_list:
+        if w not in ("get", "set", "swap", "del", "watch"):
+            p.error("unknown --resp-ops entry %r" % w)
+    if not o.resp_op_list:
+        p.error("--resp-ops needs at least one entry")
     o.workload_list = [w for w in o.workloads.split(",") if w]
     for w in o.workload_list:
         if w not in WORKLOADS:
             p.error("unknown workload %r (have %s)" % (w, ", ".join(WORKLOADS)))
-    for w, attr in (("registers", "reg_clients"), ("locks", "lock_clients"),
+    for w, attr in (("registers", "reg_clients"), ("resp", "resp_clients"), ("locks", "lock_clients"),
                     ("sequences", "seq_clients"), ("sets", "set_clients"), ("ttl", "ttl_clients")):
         if w not in o.workload_list:
             setattr(o, attr, 0)
     return o
 
 
-REPLAY_OPTS = ("nodes", "duration", "seed", "nemesis", "fault_seconds", "quiet_seconds",
-               "workloads", "reg_clients", "lock_clients", "seq_clients", "set_clients", "ttl_clients",
+REPLAY_OPTS = ("nodes", "snapshot_entries", "duration", "seed", "nemesis", "fault_seconds",
+               "quiet_seconds", "workloads", "reg_clients", "resp_clients", "resp_ops", "lock_clients", "seq_clients", "set_clients", "ttl_clients",
                "ttl_min_ms", "ttl_max_ms", "keys",
                "ops_per_key", "locks", "lock_ttl_ms", "lock_wait_ms", "lock_hold_ms",
                "lock_abandon", "lock_impatient", "lock_stall", "sequences", "timeout", "think_ms", "budget", "early_slack_ms", "log_level")
@@ -126,11 +160,14 @@ def replay_command(o):
     args = ["/usr/bin/python3", os.path.join(HERE, "harness.py"), "--kahunad", o.kahunad]
     for k in REPLAY_OPTS:
         args += ["--" + k.replace("_", "-"), str(getattr(o, k))]
+    if o.keep_unsynced:
+        args.append("--keep-unsynced")
     return " ".join(shlex.quote(a) for a in args)
 
 
-def pick_nemeses(o, cluster, rng):
-    """Returns (nemesis objects, names skipped because they need a cluster)."""
+def pick_nemeses(o, cluster, rng, on_membership=None):
+    """Returns (nemesis objects, names skipped because this cluster is too
+    small for them)."""
     if o.nemesis == "none":
         return [], []
     names = [c.name for c in nm.ALL] if o.nemesis == "all" else [n for n in o.nemesis.split(",") if n]
@@ -138,14 +175,15 @@ def pick_nemeses(o, cluster, rng):
     for name in names:
         if name not in nm.BY_NAME:
             raise ValueError("unknown nemesis %r (have %s)" % (name, ", ".join(nm.BY_NAME)))
-        n = nm.BY_NAME[name](cluster, rng)
+        cls = nm.BY_NAME[name]
+        n = cls(cluster, rng, on_membership) if cls is nm.Membership else cls(cluster, rng)
         if n.available():
             out.append(n)
         elif o.nemesis == "all":
             skipped.append(name)
         else:
-            raise nm.NeedsCluster("nemesis %s needs a cluster (multi-node kahunad arrives with "
-                                  "the Raft issue); it is not implemented yet" % name)
+            raise nm.NeedsCluster("nemesis %s needs a cluster of at least %d nodes (--nodes %d)"
+                                  % (name, cls.min_nodes, cls.min_nodes))
     return out, skipped
 
 
@@ -158,7 +196,7 @@ def hold(cluster, rec, seconds, findings):
             nd = next(n for n in cluster.nodes if n.id == nid)
             rec.event("harness.crash", nid, {"status": nd.proc.returncode})
             try:
-                cluster.restart(nd)
+                cluster.restart(nd, ready=False)   # alone it may not be ready (no majority)
                 rec.event("harness.restarted", nid, {})
             except cl.ClusterError as e:
                 findings.append({"error": "node %s could not restart after its crash" % nid,
@@ -187,13 +225,20 @@ def run_schedule(o, cluster, rec, rng, nemeses, findings, t_stop):
         # the window opens before the fault is injected, so that it covers
         # every moment the fault may have acted (a kill-loop takes a while)
         rec.event("nemesis.start", nem.name, {})
-        info = nem.start()
+        try:
+            info = nem.start()
+        except cl.ClusterError as e:
+            info = {"failed": str(e)}
+            findings.append({"error": "%s could not be injected: the cluster did not do what it "
+                                      "was asked" % nem.name, "detail": str(e)})
         rec.event("nemesis.info", nem.name, info)
         if info.get("clean") is False:
             findings.append({"error": "a clean stop (SIGTERM) did not exit 0", "detail": info})
         hold(cluster, rec, fault, findings)
         try:
             info = nem.heal()
+            if info.get("clean") is False:
+                findings.append({"error": "a clean stop (SIGTERM) did not exit 0", "detail": info})
         except cl.ClusterError as e:
             # a node that cannot start again after a fault: a finding, and
             # the end of the faults
@@ -207,6 +252,40 @@ def run_schedule(o, cluster, rec, rng, nemeses, findings, t_stop):
     if left > 0:
         hold(cluster, rec, left, findings)
     return i
+
+
+def endpoints(cluster, leaving=None):
+    """What clients may talk to: every member but one being removed."""
+    return [(nd.id, nd.host, nd.port, nd.resp_port) for nd in list(cluster.nodes) if nd is not leaving]
+
+
+class LeaderMonitor(threading.Thread):
+    """Polls GET /v1/cluster on every member (about every 100 ms) and
+    records an event "harness.leader" each time a node is seen leading a
+    term higher than any seen before, with the time of the previous
+    observation ("since"): the new leader took over, and restarted every TTL
+    in full (SPEC §1), within [since, now]. The ttl checker uses these
+    windows; spontaneous elections (a starved node on a busy machine) are
+    caught too, not only those the nemeses cause."""
+
+    def __init__(self, cluster, rec, stop):
+        super().__init__(name="leader-monitor", daemon=True)
+        self.cluster, self.rec, self.stop = cluster, rec, stop
+        self.term = 0
+        self.changes = 0
+
+    def run(self):
+        since = self.rec.now()
+        while not self.stop.is_set():
+            t_round = self.rec.now()
+            for nd in list(self.cluster.nodes):
+                s = self.cluster.status(nd, timeout=0.25)
+                if s and s.get("role") == "leader" and s.get("term", 0) > self.term:
+                    self.term = s["term"]
+                    self.changes += 1
+                    self.rec.event("harness.leader", nd.id, {"term": self.term, "since": round(since, 6)})
+            since = t_round
+            self.stop.wait(0.1)
 
 
 def summarize(verdict):
@@ -275,9 +354,18 @@ def main(argv):
           flush=True)
 
     cluster = cl.Cluster(o.kahunad, run_dir, o.nodes, random.Random(o.seed ^ 0x5eed),
-                         log_level=o.log_level)
+                         log_level=o.log_level, snapshot_entries=o.snapshot_entries,
+                         lose_unsynced=not o.keep_unsynced)
+    holder = {}
+
+    def on_membership(leaving=None):
+        """The membership nemesis changed (or is about to change) the
+        members: clients follow, and stop sending to a node being removed."""
+        if "run" in holder:
+            holder["run"].set_endpoints(endpoints(cluster, leaving))
+
     try:
-        nemeses, skipped = pick_nemeses(o, cluster, rng)
+        nemeses, skipped = pick_nemeses(o, cluster, rng, on_membership)
     except (ValueError, nm.NeedsCluster) as e:
         print("harness: %s" % e, file=sys.stderr)
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -300,9 +388,14 @@ def main(argv):
             status = EXIT_USAGE
             return status
         rec.event("harness.start", "cluster", {"nodes": cluster.nodes_info()})
-        run = workloads.RunState(rec, [(nd.id, nd.host, nd.port) for nd in cluster.nodes], o, o.seed)
+        run = workloads.RunState(rec, endpoints(cluster), o, o.seed)
+        holder["run"] = run
+        monitor = LeaderMonitor(cluster, rec, threading.Event())
+        if cluster.multi:
+            monitor.start()
         t_stop = time.monotonic() + o.duration
-        workers = workloads.start_workers(run, {"registers": o.reg_clients, "locks": o.lock_clients,
+        workers = workloads.start_workers(run, {"registers": o.reg_clients, "resp": o.resp_clients,
+                                                "locks": o.lock_clients,
                                                 "sequences": o.seq_clients, "sets": o.set_clients,
                                                 "ttl": o.ttl_clients})
         windows = run_schedule(o, cluster, rec, rng, nemeses, findings, t_stop)
@@ -311,20 +404,32 @@ def main(argv):
             findings.append({"error": "harness: workers did not stop: %s" % stuck})
         # heal everything, then read everything back
         down = []
+        cluster.heal_partition()
         for nd in cluster.nodes:
             if nd.paused:
                 cluster.resume(nd)
+        for nd in cluster.nodes:
             if not nd.alive():
                 try:
-                    cluster.restart(nd)
+                    cluster.restart(nd, ready=False)
                 except cl.ClusterError as e:
                     findings.append({"error": "node %s does not start any more" % nd.id, "detail": str(e)})
                     down.append(nd.id)
+        if not down:
+            try:
+                cluster.wait_ready()
+            except cl.ClusterError as e:
+                findings.append({"error": "the cluster is not ready after healing", "detail": str(e)})
+                down.append("cluster")
         rec.event("harness.healed", "cluster", {"down": down})
+        run.set_endpoints(endpoints(cluster))
         if down:
             unread = 1     # nothing can be read back: the verdict rests on the findings
         else:
             unread = workloads.final_reads(run, deadline=30.0)
+        monitor.stop.set()
+        if monitor.is_alive():
+            monitor.join(5.0)
         stops = cluster.stop_all(deadline=15.0)
         for nid, rc in stops.items():
             if rc != 0:
@@ -366,7 +471,7 @@ def main(argv):
         if run.errors:
             print("  harness errors: %d (see verdict.json)" % len(run.errors))
         if skipped:
-            print("  not run (need a cluster): %s" % ", ".join(skipped))
+            print("  not run (need a bigger cluster): %s" % ", ".join(skipped))
         print("torture: verdict %s; nemeses run: %s" % (
             {True: "VALID", False: "INVALID"}.get(v, "UNDECIDED"), ", ".join(verdict["nemeses_run"]) or "none"))
         if not_run:

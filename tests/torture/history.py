@@ -3,7 +3,8 @@
 An operation (Op) is one request a client made: its process (the client
 thread, or "final" for the reads after healing), its kind ("kv.get",
 "kv.put", "kv.cas", "kv.delete", "lock.acquire", "lock.release",
-"seq.next", "seq.read", "set.add", "set.read"), the object it acts on
+"seq.next", "seq.read", "set.add", "set.read", "ttl.put", "ttl.get", and
+"kv.swap" for RESP's SET k v GET), the object it acts on
 (key), its input, its output, and its outcome:
 
   ok       the service answered definitely. The answer may be "no" (a
@@ -21,7 +22,8 @@ same clock kahunad uses for TTLs), relative to the start of the run.
 
 Fault and harness events (kinds "nemesis.start" / "nemesis.info" /
 "nemesis.end", "harness.start", "harness.crash", "harness.restarted",
-"harness.healed"; process "nemesis") are kept in the same history; the
+"harness.healed", "harness.leader" (the monitor saw a new leader);
+process "nemesis") are kept in the same history; the
 checkers skip them (the ttl checker uses the windows in which nodes
 restarted), the plot shades the fault windows.
 

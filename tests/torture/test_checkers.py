@@ -264,6 +264,89 @@ def lock_valid(ops):
     return checkers.check_locks(ops)["valid"]
 
 
+# RESP register ops (no revisions in RESP answers)
+def rget(key, v, t0, t1, p=0):
+    out = {"found": False} if v is None else {"found": True, "value": v}
+    return op("kv.get", key, {"via": "resp"}, out, t0, t1, OK, p)
+
+
+def rset(key, v, t0, t1, outcome=OK, p=0):
+    return op("kv.put", key, {"value": v, "via": "resp"}, {"revision": None} if outcome == OK else None,
+              t0, t1, outcome, p)
+
+
+def rswap(key, v, old, t0, t1, outcome=OK, p=0):
+    out = ({"found": False} if old is None else {"found": True, "old": old}) if outcome == OK else None
+    return op("kv.swap", key, {"value": v, "via": "resp"}, out, t0, t1, outcome, p)
+
+
+def rwcas(key, watched, v, ok, t0, t1, outcome=OK, p=0):
+    out = {"ok": ok, "revision": None} if outcome == OK else None
+    return op("kv.cas", key, {"value": v, "if_watched": watched, "via": "resp"}, out, t0, t1, outcome, p)
+
+
+def rdel(key, found, t0, t1, outcome=OK, p=0):
+    out = {"found": found, "revision": None} if outcome == OK else None
+    return op("kv.delete", key, {"via": "resp"}, out, t0, t1, outcome, p)
+
+
+class RespRegisterTests(unittest.TestCase):
+    def test_resp_and_rest_ops_on_one_key_are_linearizable(self):
+        h = [put("k", "a", 1, 0, 1), rget("k", "a", 2, 3, p=1), rset("k", "b", 4, 5, p=1),
+             get("k", "b", 7, 6, 7), rswap("k", "c", "b", 8, 9, p=1), get("k", "c", 9, 10, 11),
+             rwcas("k", "c", "d", True, 12, 13, p=1), rget("k", "d", 14, 15),
+             rdel("k", True, 16, 17, p=1), get("k", None, 0, 18, 19)]
+        self.assertIs(reg_valid(h), True)
+
+    def test_resp_stale_read_is_not_linearizable(self):
+        h = [rset("k", "a", 0, 1), put("k", "b", 2, 2, 3), rget("k", "a", 4, 5, p=1)]
+        self.assertIs(reg_valid(h), False)
+
+    def test_resp_lost_write_is_not_linearizable(self):
+        h = [put("k", "a", 1, 0, 1), rset("k", "b", 2, 3, p=1), get("k", "a", 1, 4, 5)]
+        self.assertIs(reg_valid(h), False)
+
+    def test_resp_swap_reporting_a_wrong_old_value_is_not_linearizable(self):
+        h = [put("k", "a", 1, 0, 1), put("k", "b", 2, 2, 3), rswap("k", "c", "a", 4, 5, p=1)]
+        self.assertIs(reg_valid(h), False)
+        h = [rswap("k", "c", "a", 0, 1)]          # the key was absent
+        self.assertIs(reg_valid(h), False)
+
+    def test_resp_two_swaps_cannot_both_see_the_same_old_value(self):
+        h = [put("k", "a", 1, 0, 1), rswap("k", "x", "a", 2, 5, p=1), rswap("k", "y", "a", 2, 5, p=2)]
+        self.assertIs(reg_valid(h), False)
+
+    def test_resp_watch_cas_applied_on_a_changed_value_is_not_linearizable(self):
+        h = [put("k", "a", 1, 0, 1), put("k", "b", 2, 2, 3), rwcas("k", "a", "c", True, 4, 5, p=1)]
+        self.assertIs(reg_valid(h), False)
+
+    def test_resp_watch_cas_refused_says_nothing(self):
+        # refused although the value was the one watched: the key may have
+        # been rewritten with the same value since the WATCH
+        h = [put("k", "a", 1, 0, 1), rwcas("k", "a", "c", False, 2, 3, p=1), get("k", "a", 1, 4, 5)]
+        self.assertIs(reg_valid(h), True)
+
+    def test_resp_watch_cas_on_absent_key(self):
+        h = [rwcas("k", None, "a", True, 0, 1), get("k", "a", 5, 2, 3)]
+        self.assertIs(reg_valid(h), True)
+        h = [put("k", "x", 1, 0, 1), rwcas("k", None, "a", True, 2, 3, p=1)]
+        self.assertIs(reg_valid(h), False)
+
+    def test_resp_unknown_watch_cas_both_ways(self):
+        base = [put("k", "a", 1, 0, 1), rwcas("k", "a", "c", None, 2, 3, outcome=UNKNOWN, p=1)]
+        self.assertIs(reg_valid(base + [get("k", "c", 2, 4, 5)]), True)
+        self.assertIs(reg_valid(base + [get("k", "a", 1, 4, 5)]), True)
+
+    def test_resp_unknown_swap_may_apply_late(self):
+        h = [put("k", "a", 1, 0, 1), rswap("k", "s", None, 2, 3, outcome=UNKNOWN, p=1),
+             get("k", "a", 1, 4, 5), get("k", "s", 9, 6, 7)]
+        self.assertIs(reg_valid(h), True)
+
+    def test_resp_delete_of_absent_key_reporting_found_is_not_linearizable(self):
+        h = [rdel("k", True, 0, 1)]
+        self.assertIs(reg_valid(h), False)
+
+
 class LockTests(unittest.TestCase):
     def test_lock_release_then_grant_to_another_is_safe(self):
         h = [acq("L", "a", 5, 0.0, 0.01), rel("L", "a", 0.1, 0.11, rev=6),
@@ -520,7 +603,13 @@ class HistoryTests(unittest.TestCase):
               Op(4, "nemesis", "nemesis.end", "pause", {}, None, OK, 4.0, 4.0),
               Op(5, "nemesis", "harness.crash", "n1", {}, None, OK, 5.0, 5.0),
               Op(6, "nemesis", "harness.restarted", "n1", {}, None, OK, 5.5, 5.5)]
-        self.assertEqual(checkers.restart_windows(ev), [(1.0, 2.0), (5.0, 5.5)])
+        # every nemesis window counts (a pause or a partition can move
+        # leadership, and a new leader restarts TTLs in full)
+        self.assertEqual(checkers.restart_windows(ev), [(1.0, 2.0), (3.0, 4.0), (5.0, 5.5)])
+
+    def test_restart_windows_include_leader_changes_seen_by_the_monitor(self):
+        ev = [Op(1, "nemesis", "harness.leader", "n2", {"term": 3, "since": 6.9}, None, OK, 7.0, 7.0)]
+        self.assertEqual(checkers.restart_windows(ev), [(6.9, 7.0)])
 
     def test_history_jsonl_round_trip(self):
         import tempfile

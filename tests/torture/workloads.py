@@ -23,6 +23,15 @@ attempt in the history (history.py) until the run's stop event is set.
               paged listing.
   ttl         fresh keys put with a TTL, then read every few ms until they
               read as absent.
+  resp        the registers workload over the Redis protocol, on the same
+              keys as the REST register clients: GET, SET, SET ... GET (an
+              atomic swap that reports the old value), DEL, and a CAS made
+              of WATCH k / GET k / MULTI / SET k v / EXEC. RESP answers
+              carry no revisions; the register checker's model copes.
+
+Every client sends each request to a node picked at random among the
+current members (the membership nemesis changes them): any node must
+serve, a follower forwarding to the leader.
 
 final_reads() runs after the faults are healed: one read of every key,
 protected key, sequence and set used, recorded like any other op.
@@ -32,7 +41,7 @@ import random
 import threading
 import time
 
-from client import Client, quote
+from client import Client, RespClient, RespError, quote
 from history import OK, FAIL, UNKNOWN
 
 
@@ -41,7 +50,7 @@ class RunState:
 
     def __init__(self, recorder, nodes, opts, seed):
         self.rec = recorder
-        self.nodes = nodes            # [(id, host, port)]
+        self.nodes = list(nodes)      # [(id, host, port, resp_port)]: the current members
         self.opts = opts
         self.seed = seed
         self.stop = threading.Event()
@@ -53,6 +62,15 @@ class RunState:
         self.seq_names = ["%sseq/s%d" % (self.prefix, i) for i in range(opts.sequences)]
         self.set_prefix = "%sset/" % self.prefix
         self.errors = []              # exceptions in workers (harness bugs)
+
+    def endpoints(self):
+        """The nodes clients may talk to now (a copy)."""
+        with self.lock:
+            return list(self.nodes)
+
+    def set_endpoints(self, nodes):
+        with self.lock:
+            self.nodes = list(nodes)
 
     def fence_key(self, lock):
         return "%sfence/%s" % (self.prefix, lock.rsplit("/", 1)[-1])
@@ -78,8 +96,12 @@ class Worker(threading.Thread):
         self.run_state = run
         self.process = process
         self.rng = random.Random("%s/%s/%d" % (run.seed, self.kind, process))
-        self.client = Client(run.nodes, timeout=run.opts.timeout, start=process)
+        self.client = self.make_client(run, process)
         self.n = 0
+
+    def make_client(self, run, process):
+        return Client(run.endpoints, timeout=run.opts.timeout,
+                      rng=random.Random("%s/%s/%d/nodes" % (run.seed, self.kind, process)))
 
     # one recorded attempt: returns (op, answer or None)
     def call(self, kind, key, inp, method, path, body=None, timeout=None, convert=None):
@@ -198,6 +220,121 @@ class RegisterWorker(Worker):
             op, a = self.call("kv.delete", key, {}, "DELETE", path, convert=kv_delete_out)
             if op.outcome == OK:
                 self.seen[key] = (None, 0)
+
+
+class RespRegisterWorker(RegisterWorker):
+    """The registers workload over RESP, on the same keys as the REST
+    register clients. Ops recorded with input "via": "resp"; outputs carry
+    no revision (RESP answers have none):
+      kv.get     GET k                       -> found, value
+      kv.put     SET k v                     -> (no revision)
+      kv.swap    SET k v GET                 -> found, old value
+      kv.delete  DEL k                       -> found
+      kv.cas     WATCH k, GET k (a kv.get of its own), MULTI, SET k v, EXEC:
+                 input if_watched = the value GET saw (None: absent);
+                 EXEC answering [OK] means it applied, which needs the key
+                 unchanged since WATCH, so its value was if_watched; nil
+                 means the key was written since WATCH (not applied)."""
+    kind = "resp"
+
+    def make_client(self, run, process):
+        return RespClient(run.endpoints, timeout=run.opts.timeout,
+                          rng=random.Random("%s/%s/%d/nodes" % (run.seed, self.kind, process)))
+
+    def rcall(self, kind, key, inp, args, convert):
+        """One recorded RESP command on the current node's connection."""
+        rec = self.run_state.rec
+        inp = dict(inp, via="resp")
+        op = rec.begin(self.process, kind, key, inp, node=self.client.node_id())
+        outcome, out, err, ans = UNKNOWN, None, "interrupted", None
+        try:
+            ans = self.client.command(*args)
+            outcome, err = ans.outcome, ans.error
+            if outcome == OK:
+                out = convert(ans.body)
+                if out is None:
+                    outcome = UNKNOWN
+                    err = "unexpected reply %r" % (ans.body,)
+                    self.client.drop()
+        except Exception as e:   # a harness bug: recorded as unknown
+            self.run_state.errors.append("%s: %r" % (self.name, e))
+            outcome, out, err = UNKNOWN, None, repr(e)
+            self.client.drop()
+        finally:
+            rec.finish(op, outcome, out if outcome == OK else None, err)
+        if outcome != OK:
+            self.pace()
+        return op
+
+    def plain(self, args):
+        """A command that is not recorded (WATCH, MULTI, a queued SET):
+        True when it got the expected simple answer."""
+        a = self.client.command(*args)
+        return a.outcome == OK and a.body in ("OK", "QUEUED")
+
+    WEIGHTS = (("get", 0.35), ("set", 0.20), ("swap", 0.15), ("watch", 0.25), ("del", 0.05))
+
+    def step(self):
+        run = self.run_state
+        key = run.reg_key(self.rng)
+        self.client.pick()
+        allowed = getattr(run.opts, "resp_op_list", None) or [w for w, _ in self.WEIGHTS]
+        ws = [(w, p) for w, p in self.WEIGHTS if w in allowed]
+        r = self.rng.random() * sum(p for _, p in ws)
+        what = ws[-1][0]
+        for w, p in ws:
+            if r < p:
+                what = w
+                break
+            r -= p
+        if what == "get":
+            self.rcall("kv.get", key, {}, ["GET", key], resp_get_out)
+        elif what == "set":
+            v = "r%d-%d" % (self.process, self.n)
+            self.rcall("kv.put", key, {"value": v}, ["SET", key, v],
+                       lambda b: {"revision": None} if b == "OK" else None)
+        elif what == "swap":
+            v = "s%d-%d" % (self.process, self.n)
+            self.rcall("kv.swap", key, {"value": v}, ["SET", key, v, "GET"],
+                       lambda b: ({"found": False} if b is None else
+                                  {"found": True, "old": b} if isinstance(b, str) else None))
+        elif what == "watch":
+            self.watch_cas(key)
+        else:
+            self.rcall("kv.delete", key, {}, ["DEL", key],
+                       lambda b: {"found": b == 1, "revision": None} if b in (0, 1) else None)
+
+    def watch_cas(self, key):
+        if not self.plain(["WATCH", key]):
+            self.client.drop()
+            self.pace()
+            return
+        op = self.rcall("kv.get", key, {}, ["GET", key], resp_get_out)
+        if op.outcome != OK:
+            return        # the connection was dropped, and the watch with it
+        old = op.output.get("value") if op.output["found"] else None
+        v = "w%d-%d" % (self.process, self.n)
+        if not self.plain(["MULTI"]) or not self.plain(["SET", key, v]):
+            self.client.drop()
+            self.pace()
+            return
+
+        def exec_out(b):
+            if b is None:
+                return {"ok": False, "revision": None}
+            if isinstance(b, list) and len(b) == 1 and b[0] == "OK":
+                return {"ok": True, "revision": None}
+            return None
+
+        self.rcall("kv.cas", key, {"value": v, "if_watched": old}, ["EXEC"], exec_out)
+
+
+def resp_get_out(b):
+    if b is None:
+        return {"found": False}
+    if isinstance(b, str):
+        return {"found": True, "value": b}
+    return None
 
 
 def lock_acq_out(a):
@@ -365,15 +502,15 @@ class SetWorker(Worker):
                   {"value": "1"}, convert=kv_write_out)
 
 
-WORKERS = {"registers": RegisterWorker, "locks": LockWorker, "sequences": SequenceWorker,
-           "sets": SetWorker, "ttl": TtlWorker}
+WORKERS = {"registers": RegisterWorker, "resp": RespRegisterWorker, "locks": LockWorker,
+           "sequences": SequenceWorker, "sets": SetWorker, "ttl": TtlWorker}
 
 
 def start_workers(run, counts):
     """counts: {workload: number of clients}. Process ids are unique."""
     workers = []
     pid = 0
-    for name in ("registers", "locks", "sequences", "sets", "ttl"):
+    for name in ("registers", "resp", "locks", "sequences", "sets", "ttl"):
         for _ in range(counts.get(name, 0)):
             w = WORKERS[name](run, pid)
             pid += 1
@@ -444,9 +581,11 @@ def final_reads(run, deadline):
 
     def read_set():
         rec = run.rec
-        op = rec.begin("final", "set.read", run.set_prefix, {}, node=fr.client.node_id())
+        node = fr.client.node_id()
+        op = rec.begin("final", "set.read", run.set_prefix, {}, node=node)
         elements, after = [], None
         while True:
+            fr.client.cur = next((n[:3] for n in run.endpoints() if n[0] == node), fr.client.cur)
             q = "/v1/kv?prefix=%s&limit=1000&keys_only" % quote(run.set_prefix)
             if after is not None:
                 q += "&after=" + quote(after)

@@ -2364,6 +2364,7 @@ int node_start(const node_config *cfg, node **out)
     }
     if ((rc = leases_new(&n->leases)) != 0)
         goto fail;
+    fsm_sqlite_setup();                /* before the first SQLite use (speed) */
     if ((rc = raftlog_open(n->raft_path, cfg->node_id, &n->log)) != 0)
         goto fail;
     fsm_options fo = {cfg->history_keep > 0 ? cfg->history_keep : 16};

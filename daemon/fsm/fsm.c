@@ -456,6 +456,23 @@ static int load_meta(fsm *f)
     return rc;
 }
 
+static pthread_once_t sqlite_setup_once = PTHREAD_ONCE_INIT;
+
+static void sqlite_setup_run(void)
+{
+    /* SQLITE_MISUSE: SQLite is already initialized (someone used it
+     * first); it keeps its statistics, which costs speed, not correctness */
+    int rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    if (rc != SQLITE_OK)
+        log_debug("fsm", "SQLite memory statistics stay on (%s)", sqlite3_errstr(rc));
+}
+
+void fsm_sqlite_setup(void)
+{
+    if (pthread_once(&sqlite_setup_once, sqlite_setup_run) != 0)
+        log_debug("fsm", "SQLite set-up skipped");
+}
+
 static int open_db(const char *path, int flags, sqlite3 **out)
 {
     sqlite3 *db = NULL;
@@ -548,6 +565,7 @@ void fsm_close(fsm *f)
     if (!f)
         return;
     fsm_checkpointer_stop(f);
+    kv_batch_free(f);
     finalize_all(f->st, W_COUNT);
     if (f->db && sqlite3_close(f->db) != SQLITE_OK)
         log_sqlite(f->db, "closing state.db", NULL);
@@ -672,6 +690,10 @@ int fsm_apply_batch(fsm *f, const fsm_entry *entries, size_t n, fsm_result *resu
         f->applied_index = e->index;
         f->applied_term = e->term;
     }
+    if (!rc)
+        rc = kv_hot_forget(f);
+    if (!rc)
+        rc = kv_prune_flush(f);
     if (!rc) {
         sqlite3_stmt *st = f->st[W_META_SET];
         if (fsm_bind_i64(st, 1, (int64_t)f->applied_index) ||
@@ -692,6 +714,7 @@ int fsm_apply_batch(fsm *f, const fsm_entry *entries, size_t n, fsm_result *resu
 
     if (!sqlite3_get_autocommit(f->db) && fsm_exec(f->st[W_ROLLBACK]) != 0)
         log_error("fsm", "rollback failed too");
+    kv_batch_abort(f);
     f->applied_index = old_index;
     f->applied_term = old_term;
     f->revision = old_revision;

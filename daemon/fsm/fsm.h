@@ -198,6 +198,14 @@ int fsm_snapshot_check(const char *path, uint64_t *index);
  * database: nothing changed), KAHUNA_EIO or KAHUNA_ENOMEM. */
 int fsm_snapshot_install(fsm *f, const char *path);
 
+/* Added for speed (issue 4): process-wide SQLite settings, to call once
+ * before the first SQLite use of the process (node_start does): turns off
+ * SQLite's memory statistics, whose global mutex every SQLite allocation
+ * and free of every thread otherwise takes. Later calls, and a call after
+ * SQLite was initialized, change nothing (the statistics stay on, which is
+ * only slower). */
+void fsm_sqlite_setup(void);
+
 /* ---- reads ---- */
 
 int fsm_reader_open(const char *path, fsm_reader **out);

@@ -57,6 +57,12 @@ extern const fsm_sql lock_write_sql[], lock_read_sql[];
 extern const fsm_sql seq_write_sql[], seq_read_sql[];
 extern const fsm_sql str_write_sql[];
 
+/* kv.c: a version of a key kept in memory during a batch (the hot key). */
+typedef struct kv_hot_row {
+    kbuf value;
+    int64_t revision, version, create_revision, ttl_ms;
+} kv_hot_row;
+
 struct fsm {
     sqlite3 *db;
     sqlite3_stmt *st[W_COUNT];
@@ -80,6 +86,22 @@ struct fsm {
     int64_t ckpt_restart_bytes;
     fsm_ttl_hook hook;
     void *hook_arg;
+    /* kv.c: keys whose history rows are pruned at the end of the batch
+     * (kv_prune_flush); prune_n in use, prune_cap allocated (kbufs kept
+     * for reuse) */
+    kbuf *prune_keys;
+    size_t prune_n, prune_cap;
+    /* kv.c: the hot key (the last one kv_write wrote in this batch, its kv
+     * row as it is now) and the history rows it waits to insert, a ring of
+     * at most history_keep from ring_head */
+    int hot_valid;
+    int hot_dirty;             /* the kv row in the table is older than hot */
+    kbuf hot_key;
+    kv_hot_row hot;
+    int64_t hot_kept;          /* the row's hist_count */
+    int hot_pruned;            /* the row's pruned */
+    kv_hot_row *ring;
+    size_t ring_cap, ring_head, ring_n;
 };
 
 struct fsm_reader {
@@ -171,6 +193,21 @@ int kv_write(fsm *f, kbytes key, kbytes value, int64_t ttl_ms, kv_meta *m, kbyte
              int64_t keep_generation, fsm_result *res);
 /* Deletes a present key (tombstone, TTL disarmed). */
 int kv_remove(fsm *f, kbytes key, const kv_meta *m, fsm_result *res);
+/* Deletes the history rows that the batch's writes left beyond what each
+ * key keeps (kv.c, "pruning"): fsm_apply_batch calls it before its COMMIT.
+ * 0 or KAHUNA_EIO. */
+int kv_prune_flush(fsm *f);
+/* Ends the hot key's run (kv.c, "the hot key"): writes its kv row and the
+ * history rows it waits to insert, forgets it. Every statement that reads
+ * or changes a kv row other than kv.c's own, and everything that counts
+ * history rows, calls it first;
+ * fsm_apply_batch calls it (then kv_prune_flush) before its COMMIT. 0 or
+ * KAHUNA_EIO. */
+int kv_hot_forget(fsm *f);
+/* After a rollback: forgets the hot key, its ring and the pending prunes.
+ * kv_batch_free also frees their memory (fsm_close). */
+void kv_batch_abort(fsm *f);
+void kv_batch_free(fsm *f);
 
 /* Calls the TTL hook for an ARM that keeps the deadline of another lease
  * (fsm_ttl_event.keep_generation). */

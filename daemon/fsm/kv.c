@@ -47,10 +47,10 @@ const fsm_sql kv_write_sql[] = {
                   " version, create_revision, coalesce(wttl, ttl_ms) FROM kv WHERE key = ?1"},
     {W_HIST_ADD, "INSERT INTO kv_history(key, revision, value, deleted, version,"
                  " create_revision, ttl_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
-    /* drops the key's ?2 + 1 oldest rows */
+    /* keeps the key's ?2 newest rows, drops the older ones */
     {W_HIST_PRUNE, "DELETE FROM kv_history WHERE key = ?1 AND revision <="
                    " (SELECT revision FROM kv_history WHERE key = ?1"
-                   " ORDER BY revision LIMIT 1 OFFSET ?2)"},
+                   " ORDER BY revision DESC LIMIT 1 OFFSET ?2)"},
     {W_COMPACT_SET, "INSERT OR IGNORE INTO kv_compacted(key) VALUES (?1)"},
     {W_KV_TTLS, "SELECT key, revision, ttl_ms FROM kv WHERE ttl_ms > 0 ORDER BY key"},
     {0, NULL},
@@ -90,15 +90,183 @@ enum { C_REV, C_CREATE, C_VERSION, C_TTL, C_VALUE, C_DELETED, C_KEY = 5 };
  * key a look at what history a previous life left and an insert into kv,
  * nothing more; for a present key the move of its live version into
  * history, the update, and once the key has history_keep versions the
- * removal of the oldest. The kv row counts the key's history rows
- * (hist_count, past versions only) so that no query is needed to know when
- * to prune, and remembers whether it was ever pruned, so that kv_compacted
- * is written once per key. */
+ * removal of the oldest (once per key at the end of the batch: "pruning"
+ * below). The kv row counts the key's history rows (hist_count, past
+ * versions only) so that no query is needed to know when to prune, and
+ * remembers whether it was ever pruned, so that kv_compacted is written
+ * once per key. A key written again right after its last write needs no
+ * statement at all until its run of writes ends ("the hot key"). */
+
+/* ---- the hot key: a key written again and again in one batch ----
+ *
+ * kv_write remembers the version it wrote last (f->hot: the key's kv row
+ * as it is, wrev and wttl NULL), so that, while nothing else touches that
+ * row, the next write of the same key needs no statement at all: not
+ * kv_load_meta's SELECT (the row is in memory), not W_HIST_MOVE's INSERT
+ * ... SELECT (the version that becomes history is in memory), and not the
+ * UPDATE of the row (hot_dirty: the row in the table is older than f->hot
+ * until kv_hot_forget writes it). The history rows wait in a ring of the
+ * newest history_keep (older ones would be pruned anyway). The run of
+ * writes of the key ends with kv_hot_forget, which writes the row and the
+ * ring's rows: at the end of the batch, when another key is written, and
+ * before any other statement reads or changes a kv row or counts history
+ * rows. So the batch commits the rows that writing one by one would have
+ * left; only the statements differ. Values over KV_HOT_MAX_VALUE are not
+ * remembered (memory stays bounded). */
+#define KV_HOT_MAX_VALUE (64 * 1024)
+
+static int kv_hot_is(const fsm *f, kbytes key)
+{
+    return f->hot_valid && kbytes_eq(kbytes_make(f->hot_key.data, f->hot_key.len), key);
+}
+
+/* Inserts the waiting history rows that the key keeps (the newest
+ * hot_kept of them). */
+static int kv_hot_insert_ring(fsm *f)
+{
+    size_t n = f->ring_n;
+    size_t skip = (int64_t)n > f->hot_kept ? n - (size_t)(f->hot_kept > 0 ? f->hot_kept : 0) : 0;
+    kbytes key = kbytes_make(f->hot_key.data, f->hot_key.len);
+    int rc = 0;
+    for (size_t i = skip; i < n && !rc; i++) {
+        const kv_hot_row *h = &f->ring[(f->ring_head + i) % f->ring_cap];
+        sqlite3_stmt *st = f->st[W_HIST_ADD];
+        if (fsm_bind_bytes(st, 1, key) || fsm_bind_i64(st, 2, h->revision) ||
+            fsm_bind_bytes(st, 3, kbytes_make(h->value.data, h->value.len)) ||
+            fsm_bind_i64(st, 4, 0) || fsm_bind_i64(st, 5, h->version) ||
+            fsm_bind_i64(st, 6, h->create_revision) || fsm_bind_i64(st, 7, h->ttl_ms) ||
+            fsm_exec(st))
+            rc = KAHUNA_EIO;
+    }
+    f->ring_n = 0;
+    f->ring_head = 0;
+    return rc;
+}
+
+/* Writes the hot key's kv row, which kv_write left behind (hot_dirty). */
+static int kv_hot_write_row(fsm *f)
+{
+    sqlite3_stmt *st = f->st[W_KV_UPDATE];
+    f->hot_dirty = 0;
+    if (fsm_bind_bytes(st, 1, kbytes_make(f->hot_key.data, f->hot_key.len)) ||
+        fsm_bind_bytes(st, 2, kbytes_make(f->hot.value.data, f->hot.value.len)) ||
+        fsm_bind_i64(st, 3, f->hot.revision) || fsm_bind_i64(st, 5, f->hot.version) ||
+        fsm_bind_i64(st, 6, f->hot.ttl_ms) || fsm_bind_i64(st, 7, f->hot_kept) ||
+        fsm_bind_i64(st, 8, f->hot_pruned) || fsm_exec(st))
+        return KAHUNA_EIO;
+    return 0;
+}
+
+int kv_hot_forget(fsm *f)
+{
+    int rc = f->hot_dirty && f->hot_valid ? kv_hot_write_row(f) : 0;
+    if (f->ring_n) {
+        int rc2 = kv_hot_insert_ring(f);
+        if (!rc)
+            rc = rc2;
+    }
+    f->hot_dirty = 0;
+    f->hot_valid = 0;
+    return rc;
+}
+
+/* The hot key's live version goes to the ring, the newest history row
+ * (the oldest waiting one drops out when the ring is full). */
+static int kv_hot_push(fsm *f)
+{
+    if (!f->ring) {
+        f->ring = calloc((size_t)f->history_keep, sizeof *f->ring);
+        if (!f->ring)
+            return KAHUNA_ENOMEM;
+        f->ring_cap = (size_t)f->history_keep;
+    }
+    size_t slot;
+    if (f->ring_n < f->ring_cap) {
+        slot = (f->ring_head + f->ring_n) % f->ring_cap;
+        f->ring_n++;
+    } else {
+        slot = f->ring_head;
+        f->ring_head = (f->ring_head + 1) % f->ring_cap;
+    }
+    kv_hot_row *h = &f->ring[slot];
+    kbuf spare = h->value;             /* swap buffers: no copy */
+    *h = f->hot;
+    f->hot.value = spare;
+    f->hot_valid = 0;                  /* until kv_hot_set */
+    return 0;
+}
+
+/* Remembers the version kv_write just wrote. */
+static int kv_hot_set(fsm *f, kbytes key, kbytes value, int64_t rev, int64_t version,
+                      int64_t create, int64_t ttl_ms, int64_t kept, int pruned)
+{
+    /* the ring holds hot_key's rows, also between kv_hot_push and here */
+    int same = kbytes_eq(kbytes_make(f->hot_key.data, f->hot_key.len), key);
+    if (same)
+        f->hot_kept = kept;            /* what the key keeps now, ring rows included */
+    if (value.n > KV_HOT_MAX_VALUE || (!same && f->ring_n)) {
+        int rc = kv_hot_forget(f);
+        if (rc || value.n > KV_HOT_MAX_VALUE)
+            return rc;
+    }
+    f->hot_valid = 0;
+    if (!same) {
+        kbuf_reset(&f->hot_key);
+        if (kbuf_append(&f->hot_key, key.p, key.n))
+            return KAHUNA_ENOMEM;
+    }
+    kbuf_reset(&f->hot.value);
+    if (value.n && kbuf_append(&f->hot.value, value.p, value.n))
+        return KAHUNA_ENOMEM;
+    f->hot.revision = rev;
+    f->hot.version = version;
+    f->hot.create_revision = create;
+    f->hot.ttl_ms = ttl_ms;
+    f->hot_kept = kept;
+    f->hot_pruned = pruned;
+    f->hot_valid = 1;
+    return 0;
+}
+
+void kv_batch_abort(fsm *f)
+{
+    f->hot_valid = 0;
+    f->hot_dirty = 0;
+    f->ring_n = 0;
+    f->ring_head = 0;
+    f->prune_n = 0;
+}
+
+void kv_batch_free(fsm *f)
+{
+    kv_batch_abort(f);
+    for (size_t i = 0; i < f->prune_cap; i++)
+        kbuf_free(&f->prune_keys[i]);
+    free(f->prune_keys);
+    f->prune_keys = NULL;
+    f->prune_cap = 0;
+    for (size_t i = 0; i < f->ring_cap; i++)
+        kbuf_free(&f->ring[i].value);
+    free(f->ring);
+    f->ring = NULL;
+    f->ring_cap = 0;
+    kbuf_free(&f->hot_key);
+    kbuf_free(&f->hot.value);
+}
 
 int kv_load_meta(fsm *f, kbytes key, kv_meta *m)
 {
     sqlite3_stmt *st = f->st[W_KV_META];
     memset(m, 0, sizeof *m);
+    if (kv_hot_is(f, key)) {
+        m->present = 1;
+        m->revision = f->hot.revision;
+        m->create_revision = f->hot.create_revision;
+        m->version = f->hot.version;
+        m->hist_count = f->hot_kept;
+        m->pruned = f->hot_pruned;
+        return 0;
+    }
     if (fsm_bind_bytes(st, 1, key))
         return KAHUNA_EIO;
     int rc = fsm_step(st);
@@ -114,13 +282,19 @@ int kv_load_meta(fsm *f, kbytes key, kv_meta *m)
     return 0;
 }
 
-/* For an absent key: the history rows and pruning its past lives left. */
+/* For an absent key: the history rows and pruning its past lives left.
+ * It counts rows, so the batch's deferred prunes are done first. */
 static int kv_load_past(fsm *f, kbytes key, kv_meta *m)
 {
+    int rc = kv_hot_forget(f);
+    if (!rc)
+        rc = kv_prune_flush(f);
+    if (rc)
+        return rc;
     sqlite3_stmt *st = f->st[W_KV_PAST];
     if (fsm_bind_bytes(st, 1, key))
         return KAHUNA_EIO;
-    int rc = fsm_step(st);
+    rc = fsm_step(st);
     if (rc < 0)
         return rc;
     if (rc == 0)
@@ -136,6 +310,10 @@ static int kv_value_equals(fsm *f, kbytes key, kbytes v, int *equal)
 {
     sqlite3_stmt *st = f->st[W_KV_VALUE];
     *equal = 0;
+    if (kv_hot_is(f, key)) {
+        *equal = kbytes_eq(kbytes_make(f->hot.value.data, f->hot.value.len), v);
+        return 0;
+    }
     if (fsm_bind_bytes(st, 1, key))
         return KAHUNA_EIO;
     int rc = fsm_step(st);
@@ -149,9 +327,15 @@ static int kv_value_equals(fsm *f, kbytes key, kbytes v, int *equal)
     return rc;
 }
 
-/* Moves the live version of a present key, as written, into history. */
+/* Moves the live version of a present key, as written, into history (for
+ * the hot key: into the ring, see above). */
 static int kv_move_to_history(fsm *f, kbytes key)
 {
+    if (kv_hot_is(f, key))
+        return kv_hot_push(f);
+    int rc = kv_hot_forget(f);
+    if (rc)
+        return rc;
     sqlite3_stmt *st = f->st[W_HIST_MOVE];
     if (fsm_bind_bytes(st, 1, key) || fsm_exec(st))
         return KAHUNA_EIO;
@@ -170,19 +354,79 @@ static int kv_add_tombstone(fsm *f, kbytes key, int64_t revision)
     return 0;
 }
 
-/* With `count` kept versions of the key (live + history rows), drops the
- * oldest history rows beyond history_keep and records that the key was
- * pruned. */
+/* ---- pruning, deferred to the end of the batch ----
+ *
+ * A write that takes a key past history_keep versions must drop the oldest
+ * history rows. The kv row says at once how many history rows the key
+ * keeps (hist_count; kv_compacted is written at once too), but the rows
+ * themselves are deleted once per key and batch, by kv_prune_flush, when
+ * the batch ends (before its COMMIT): a key written a thousand times in one
+ * batch is pruned once instead of a thousand times. Nothing in apply reads
+ * a key's history rows except kv_load_past, which flushes first, and
+ * readers only see committed batches, so the outcome is the same as
+ * pruning at each write whatever the batch boundaries are (deterministic).
+ *
+ * The flush keeps, of each pending key, the newest hist_count rows when
+ * the key is live (its kv row counts them), else the newest history_keep
+ * (a deleted key keeps history_keep rows, tombstone included, as
+ * kv_remove's count says). */
+
+/* Records that key's history must be cut down at the end of the batch.
+ * Consecutive writes of one key record it once. */
+static int kv_prune_later(fsm *f, kbytes key)
+{
+    if (f->prune_n) {
+        const kbuf *last = &f->prune_keys[f->prune_n - 1];
+        if (kbytes_eq(kbytes_make(last->data, last->len), key))
+            return 0;
+    }
+    if (f->prune_n == f->prune_cap) {
+        size_t ncap = f->prune_cap ? f->prune_cap * 2 : 16;
+        kbuf *p = realloc(f->prune_keys, ncap * sizeof *p);
+        if (!p)
+            return KAHUNA_ENOMEM;
+        memset(p + f->prune_cap, 0, (ncap - f->prune_cap) * sizeof *p);
+        f->prune_keys = p;
+        f->prune_cap = ncap;
+    }
+    kbuf *b = &f->prune_keys[f->prune_n];
+    kbuf_reset(b);
+    if (kbuf_append(b, key.p, key.n))
+        return KAHUNA_ENOMEM;
+    f->prune_n++;
+    return 0;
+}
+
+int kv_prune_flush(fsm *f)
+{
+    int rc = 0;
+    for (size_t i = 0; i < f->prune_n && !rc; i++) {
+        kbytes key = kbytes_make(f->prune_keys[i].data, f->prune_keys[i].len);
+        kv_meta m;
+        if ((rc = kv_load_meta(f, key, &m)))
+            break;
+        int64_t keep = m.present ? m.hist_count : f->history_keep;
+        sqlite3_stmt *st = f->st[W_HIST_PRUNE];
+        if (fsm_bind_bytes(st, 1, key) || fsm_bind_i64(st, 2, keep) || fsm_exec(st))
+            rc = KAHUNA_EIO;
+    }
+    f->prune_n = 0;
+    return rc;
+}
+
+/* With `count` kept versions of the key (live + history rows), has the
+ * oldest history rows beyond history_keep dropped (at the end of the
+ * batch) and records that the key was pruned. */
 static int kv_prune(fsm *f, kbytes key, int64_t count, int was_pruned)
 {
     int64_t excess = count - f->history_keep;
     if (excess <= 0)
         return 0;
-    sqlite3_stmt *st = f->st[W_HIST_PRUNE];
-    if (fsm_bind_bytes(st, 1, key) || fsm_bind_i64(st, 2, excess - 1) || fsm_exec(st))
-        return KAHUNA_EIO;
+    int rc = kv_prune_later(f, key);
+    if (rc)
+        return rc;
     if (!was_pruned) {
-        st = f->st[W_COMPACT_SET];
+        sqlite3_stmt *st = f->st[W_COMPACT_SET];
         if (fsm_bind_bytes(st, 1, key) || fsm_exec(st))
             return KAHUNA_EIO;
     }
@@ -232,17 +476,24 @@ int kv_write(fsm *f, kbytes key, kbytes value, int64_t ttl_ms, kv_meta *m, kbyte
     int64_t past = m->hist_count + (m->present ? 1 : 0);
     int64_t count = past + 1;
     int64_t kept = count > f->history_keep ? f->history_keep - 1 : past;
+    /* the hot key's row is written when its run ends (see "the hot key") */
+    int defer = m->present && value.n <= KV_HOT_MAX_VALUE && kv_hot_is(f, key);
     if (m->present && (rc = kv_move_to_history(f, key)))
         return rc;
-    sqlite3_stmt *st = f->st[m->present ? W_KV_UPDATE : W_KV_INSERT];
-    if (fsm_bind_bytes(st, 1, key) || fsm_bind_bytes(st, 2, value) ||
-        fsm_bind_i64(st, 3, rev) || (!m->present && fsm_bind_i64(st, 4, create)) ||
-        fsm_bind_i64(st, 5, version) || fsm_bind_i64(st, 6, ttl_ms) ||
-        fsm_bind_i64(st, 7, kept) || fsm_bind_i64(st, 8, m->pruned || past > kept) ||
-        fsm_exec(st))
-        return KAHUNA_EIO;
-    if ((rc = kv_prune(f, key, count, m->pruned)))
+    if (!defer) {
+        f->hot_dirty = 0;              /* this write replaces a row left behind */
+        sqlite3_stmt *st = f->st[m->present ? W_KV_UPDATE : W_KV_INSERT];
+        if (fsm_bind_bytes(st, 1, key) || fsm_bind_bytes(st, 2, value) ||
+            fsm_bind_i64(st, 3, rev) || (!m->present && fsm_bind_i64(st, 4, create)) ||
+            fsm_bind_i64(st, 5, version) || fsm_bind_i64(st, 6, ttl_ms) ||
+            fsm_bind_i64(st, 7, kept) || fsm_bind_i64(st, 8, m->pruned || past > kept) ||
+            fsm_exec(st))
+            return KAHUNA_EIO;
+    }
+    if ((rc = kv_prune(f, key, count, m->pruned)) ||
+        (rc = kv_hot_set(f, key, value, rev, version, create, ttl_ms, kept, m->pruned || past > kept)))
         return rc;
+    f->hot_dirty = defer;
     if (!m->present)
         f->kv_count++;
     if (ttl_ms > 0 && keep_generation)
@@ -259,9 +510,11 @@ int kv_write(fsm *f, kbytes key, kbytes value, int64_t ttl_ms, kv_meta *m, kbyte
 /* Deletes a present key: tombstone, row gone, TTL disarmed. */
 int kv_remove(fsm *f, kbytes key, const kv_meta *m, fsm_result *res)
 {
-    int64_t rev = fsm_next_revision(f);
-    int rc = kv_move_to_history(f, key);
+    int rc = kv_hot_forget(f);
     if (rc)
+        return rc;
+    int64_t rev = fsm_next_revision(f);
+    if ((rc = kv_move_to_history(f, key)))
         return rc;
     sqlite3_stmt *st = f->st[W_KV_DELETE];
     if (fsm_bind_bytes(st, 1, key) || fsm_exec(st))
@@ -302,6 +555,8 @@ int kv_apply_set_ttl(fsm *f, const command *c, fsm_result *res)
         res->status = KAHUNA_ENOTFOUND;
         return 0;
     }
+    if ((rc = kv_hot_forget(f)))
+        return rc;
     int64_t rev = fsm_next_revision(f);
     sqlite3_stmt *st = f->st[W_KV_SET_TTL];
     if (fsm_bind_bytes(st, 1, c->key) || fsm_bind_i64(st, 2, rev) ||

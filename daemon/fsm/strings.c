@@ -50,6 +50,8 @@ static int row_load(fsm *f, kbytes key, str_row *r)
     int rc = kv_load_meta(f, key, &r->m);
     if (rc || !r->m.present)
         return rc;
+    if ((rc = kv_hot_forget(f)))       /* the kv row, as it is, in the table */
+        return rc;
     sqlite3_stmt *st = f->st[W_STR_GET];
     if (fsm_bind_bytes(st, 1, key))
         return KAHUNA_EIO;
@@ -171,6 +173,8 @@ int str_apply_ttl_if(fsm *f, const command *c, fsm_result *res)
         res->revision = r.m.revision; /* nothing to change: no revision */
         goto out;
     }
+    if ((rc = kv_hot_forget(f)))       /* a kv row changes outside kv_write */
+        goto out;
     int64_t rev = fsm_next_revision(f);
     sqlite3_stmt *st = f->st[W_KV_SET_TTL];
     if (fsm_bind_bytes(st, 1, c->key) || fsm_bind_i64(st, 2, rev) || fsm_bind_i64(st, 3, c->ttl_ms) ||
@@ -537,6 +541,9 @@ int str_apply_flush(fsm *f, const command *c, fsm_result *res)
 {
     (void)c;
     int64_t removed = 0;
+    int frc = kv_hot_forget(f);        /* every kv row as it is, in the table */
+    if (frc)
+        return frc;
     for (;;) {
         kbuf keys[256];
         size_t n = 0;

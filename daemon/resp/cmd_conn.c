@@ -85,8 +85,9 @@ static void auth_cmd(resp_ctx *x)
         reply_simple(resp_out(x), "OK");
 }
 
-/* Redis's clientSetNameOrReply: printable ASCII without spaces. */
-static int set_name(resp_ctx *x, kbytes name)
+/* Redis's validateClientName: printable ASCII without spaces; answers the
+ * error and returns -1 when NAME is not one. */
+static int check_name(resp_ctx *x, kbytes name)
 {
     for (size_t i = 0; i < name.n; i++) {
         if (name.p[i] < '!' || name.p[i] > '~') {
@@ -94,6 +95,14 @@ static int set_name(resp_ctx *x, kbytes name)
             return -1;
         }
     }
+    return 0;
+}
+
+/* Redis's clientSetNameOrReply. */
+static int set_name(resp_ctx *x, kbytes name)
+{
+    if (check_name(x, name))
+        return -1;
     char *dup = NULL;
     if (name.n) {
         dup = kbytes_strdup(name);
@@ -132,7 +141,12 @@ static void hello_cmd(resp_ctx *x)
             pass = &x->argv[j + 2];
             j += 2;
         } else if (resp_arg_is(x->argv[j], "SETNAME") && more >= 1) {
+            /* As Redis 7 does: a bad name is refused while the options are
+             * read, before AUTH is tried; the name is set only once the
+             * client is authenticated. */
             name = &x->argv[j + 1];
+            if (check_name(x, *name))
+                return;
             j++;
         } else {
             int n = x->argv[j].n > 128 ? 128 : (int)x->argv[j].n;

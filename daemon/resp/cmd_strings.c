@@ -31,10 +31,14 @@ int resp_kv_lookup(resp_server *s, kbytes key, kv_record *rec, int64_t *ttl_left
     int trc;
     if (resp_txn_lookup(s, key, rec, ttl_left, &trc))
         return trc;
-    fsm_reader *rd = resp_reader(s);
-    if (!rd)
-        return KAHUNA_EIO;
-    int rc = fsm_kv_get(rd, key, 0, rec);
+    int rc;
+    if (!resp_memo_get(s, key, rec, &rc)) {
+        fsm_reader *rd = resp_reader(s);
+        if (!rd)
+            return KAHUNA_EIO;
+        rc = fsm_kv_get(rd, key, 0, rec);
+        resp_memo_put(s, key, rec, rc);
+    }
     if (rc) {
         kv_record_free(rec);
         memset(rec, 0, sizeof *rec);

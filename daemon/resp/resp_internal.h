@@ -216,6 +216,13 @@ void resp_reply_status(reply *r, int status);
 
 node *resp_node(resp_server *s);
 fsm_reader *resp_reader(resp_server *s);   /* NULL: an error reply is due */
+/* The read memo of one read snapshot (server.c, struct resp_server):
+ * resp_memo_get fills rec (the caller frees it) and *rc (0 or
+ * KAHUNA_ENOTFOUND) and returns 1 when key is the memo's; 0 otherwise.
+ * resp_memo_put remembers what fsm_kv_get said of key (rc 0 with rec, or
+ * KAHUNA_ENOTFOUND), only while a snapshot is held. */
+int resp_memo_get(resp_server *s, kbytes key, kv_record *rec, int *rc);
+void resp_memo_put(resp_server *s, kbytes key, const kv_record *rec, int rc);
 const char *resp_node_id(resp_server *s);
 const char *resp_password(resp_server *s); /* NULL when none */
 int resp_is_leader(resp_server *s);

@@ -96,6 +96,16 @@ struct resp_server {
 
     cursor_slot *cursors;
     uint64_t cursor_seq, cursor_base;
+
+    /* resp_memo_*: the last key resp_kv_lookup read inside the read
+     * snapshot that drain_completions holds over the reads of one barrier
+     * (memo_on), and what the store said of it; forgotten when the
+     * snapshot ends. A pipeline that reads one key again and again reads
+     * it from SQLite once per snapshot: the snapshot would give the same
+     * answer each time. */
+    int memo_on, memo_valid, memo_rc;
+    kbuf memo_key;
+    kv_record memo_rec;
 };
 
 static _Thread_local resp_server *tl_loop;
@@ -1001,6 +1011,8 @@ static int drain_completions(resp_server *s)
             fsm_reader *rd = (!w->res.status && op && op->next) ? resp_reader(s) : NULL;
             if (rd && fsm_reader_begin(rd))
                 rd = NULL;
+            s->memo_on = rd != NULL;
+            s->memo_valid = 0;
             while (op) {
                 resp_op *nx = op->next;
                 resp_conn *c = op->c;
@@ -1019,6 +1031,8 @@ static int drain_completions(resp_server *s)
                 }
                 op = nx;
             }
+            s->memo_on = 0;
+            s->memo_valid = 0;
             if (rd && fsm_reader_end(rd))
                 log_warn("resp", "ending a read snapshot failed; see the fsm messages above");
         } else {
@@ -1229,6 +1243,8 @@ static void server_free(resp_server *s)
 {
     if (!s)
         return;
+    kbuf_free(&s->memo_key);
+    kv_record_free(&s->memo_rec);
     if (s->lfd >= 0)
         close(s->lfd);
     if (s->ep >= 0)
@@ -1390,6 +1406,52 @@ node *resp_node(resp_server *s)
 fsm_reader *resp_reader(resp_server *s)
 {
     return node_reader(s->node);
+}
+
+int resp_memo_get(resp_server *s, kbytes key, kv_record *rec, int *rc)
+{
+    if (!s->memo_on || !s->memo_valid || !kbytes_eq(kbytes_make(s->memo_key.data, s->memo_key.len), key))
+        return 0;
+    memset(rec, 0, sizeof *rec);
+    *rc = s->memo_rc;
+    if (s->memo_rc)
+        return 1;
+    const kv_record *m = &s->memo_rec;
+    if ((m->key.len && kbuf_append(&rec->key, m->key.data, m->key.len)) ||
+        (m->value.len && kbuf_append(&rec->value, m->value.data, m->value.len))) {
+        kv_record_free(rec);
+        return 0;                      /* out of memory: read the store instead */
+    }
+    rec->revision = m->revision;
+    rec->create_revision = m->create_revision;
+    rec->version = m->version;
+    rec->ttl_ms = m->ttl_ms;
+    rec->deleted = m->deleted;
+    return 1;
+}
+
+void resp_memo_put(resp_server *s, kbytes key, const kv_record *rec, int rc)
+{
+    if (!s->memo_on || (rc && rc != KAHUNA_ENOTFOUND))
+        return;
+    s->memo_valid = 0;
+    kbuf_reset(&s->memo_key);
+    kbuf_reset(&s->memo_rec.key);
+    kbuf_reset(&s->memo_rec.value);
+    if (kbuf_append(&s->memo_key, key.p, key.n))
+        return;
+    if (rc == 0) {
+        if ((rec->key.len && kbuf_append(&s->memo_rec.key, rec->key.data, rec->key.len)) ||
+            (rec->value.len && kbuf_append(&s->memo_rec.value, rec->value.data, rec->value.len)))
+            return;
+        s->memo_rec.revision = rec->revision;
+        s->memo_rec.create_revision = rec->create_revision;
+        s->memo_rec.version = rec->version;
+        s->memo_rec.ttl_ms = rec->ttl_ms;
+        s->memo_rec.deleted = rec->deleted;
+    }
+    s->memo_rc = rc;
+    s->memo_valid = 1;
 }
 
 const char *resp_node_id(resp_server *s)

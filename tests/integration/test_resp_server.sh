@@ -110,6 +110,7 @@ KAHUNA_REQUIREPASS=s3cret start_resp n2
 expect_rcli "a command before auth" "(error) NOAUTH Authentication required." GET a
 expect_rcli "auth with a wrong password" "(error) WRONGPASS invalid username-password pair or user is disabled." AUTH nope
 expect_rcli "redis-cli -a authenticates" "PONG" -a s3cret --no-auth-warning PING
+expect_rcli "hello without its auth option before auth (as Redis 7)" "(error) NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time" HELLO 3
 got=$(printf 'HELLO 3\nHELLO 3 AUTH default s3cret SETNAME w1\nCLIENT GETNAME\n' | redis-cli -p "$KRESP_PORT" 2>&1)
 check "hello with auth ($got)" bash -c '[[ $1 == "NOAUTH HELLO must be called"* && $1 == *"proto"* && $1 == *"w1" ]]' _ "$got"
 got=$(printf 'AUTH default s3cret\nSET a 1\nGET a\n' | rcli_session)

@@ -28,7 +28,7 @@ static void start(const char *pass, int max_clients)
 {
     snprintf(dir, sizeof dir, "/tmp/kahuna-resp-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    node_config cfg = {"n1", dir, 16};
+    node_config cfg = {.node_id = "n1", .data_dir = dir, .history_keep = 16};
     ck_assert_int_eq(node_start(&cfg, &nd), 0);
     /* wait until the single node leads */
     int64_t deadline = clock_mono_ms() + 10000;
@@ -189,6 +189,41 @@ START_TEST(test_resp_many_pipelined_writes_then_reads)
 }
 END_TEST
 
+/* Reads of one key, many in one pipeline, interleaved with writes of it
+ * and from other clients: each read sees every write answered before it
+ * (the memo of a read snapshot never outlives the snapshot). */
+START_TEST(test_resp_pipelined_reads_of_one_key_see_each_write_before_them)
+{
+    int fd = dial(), other = dial();
+    char *req = malloc(300 * 40), *want = malloc(300 * 40);
+    ck_assert_ptr_nonnull(req);
+    ck_assert_ptr_nonnull(want);
+    for (int round = 0; round < 20; round++) {
+        size_t rn = 0, wn = 0;
+        for (int i = 0; i < 10; i++) {
+            rn += (size_t)sprintf(req + rn, "GET hot\r\n");
+            if (round == 0)
+                wn += (size_t)sprintf(want + wn, "$-1\r\n");
+            else
+                wn += (size_t)sprintf(want + wn, "$%d\r\nw%03d\r\n", 4, round - 1);
+        }
+        rn += (size_t)sprintf(req + rn, "GET cold\r\nSET hot v%03d\r\nGET hot\r\nGET hot\r\n", round);
+        wn += (size_t)sprintf(want + wn, "$-1\r\n+OK\r\n$4\r\nv%03d\r\n$4\r\nv%03d\r\n", round, round);
+        send_all(fd, req, rn);
+        expect_bytes(fd, want, wn);
+        /* another client changes the key between two pipelines */
+        char set[64], ok[] = "+OK\r\n";
+        int sl = sprintf(set, "SET hot w%03d\r\n", round);
+        send_all(other, set, (size_t)sl);
+        expect_bytes(other, ok, strlen(ok));
+    }
+    free(req);
+    free(want);
+    close(other);
+    close(fd);
+}
+END_TEST
+
 START_TEST(test_resp_half_a_frame_waits_and_others_are_served)
 {
     int a = dial(), b = dial();
@@ -304,6 +339,33 @@ START_TEST(test_resp_commands_need_auth_when_a_password_is_set)
     sends(b, "AUTH default s3cret\r\nPING\r\n");
     EXPECT(b, "+OK\r\n+PONG\r\n");
     close(b);
+    close(fd);
+}
+END_TEST
+
+#define NOAUTH_HELLO                                                                                   \
+    "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> " \
+    "AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol "   \
+    "version at the same time\r\n"
+
+/* Redis 7: HELLO may be sent before AUTH, but only its AUTH option makes it
+ * succeed; HELLO's own argument errors come before -WRONGPASS and -NOAUTH,
+ * and an unauthenticated HELLO changes neither the protocol nor the name. */
+START_TEST(test_resp_hello_without_auth_answers_noauth_and_changes_nothing)
+{
+    int fd = dial();
+    sends(fd, "HELLO\r\nHELLO 3\r\nHELLO 3 SETNAME w1\r\nHELLO 4\r\nHELLO 3 FOO\r\n"
+              "HELLO 3 SETNAME \"a b\"\r\nHELLO 3 AUTH default nope SETNAME \"a b\"\r\n"
+              "HELLO 3 AUTH default nope\r\nGET a\r\n");
+    EXPECT(fd, NOAUTH_HELLO NOAUTH_HELLO NOAUTH_HELLO "-NOPROTO unsupported protocol version\r\n"
+               "-ERR Syntax error in HELLO option 'FOO'\r\n"
+               "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+               "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+               "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+               "-NOAUTH Authentication required.\r\n");
+    /* still RESP2 and nameless once authenticated */
+    sends(fd, "AUTH s3cret\r\nCLIENT GETNAME\r\nGET nope\r\n");
+    EXPECT(fd, "+OK\r\n$-1\r\n$-1\r\n");
     close(fd);
 }
 END_TEST
@@ -448,6 +510,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_resp_ping_echo_and_inline_commands);
     tcase_add_test(t, test_resp_pipelined_replies_keep_request_order);
     tcase_add_test(t, test_resp_many_pipelined_writes_then_reads);
+    tcase_add_test(t, test_resp_pipelined_reads_of_one_key_see_each_write_before_them);
     tcase_add_test(t, test_resp_half_a_frame_waits_and_others_are_served);
     tcase_add_test(t, test_resp_protocol_error_answers_then_closes);
     tcase_add_test(t, test_resp_oversized_bulk_is_refused);
@@ -464,6 +527,7 @@ static Suite *suite(void)
     tcase_set_timeout(a, 60);
     tcase_add_test(a, test_resp_commands_need_auth_when_a_password_is_set);
     tcase_add_test(a, test_resp_unauthenticated_clients_cannot_send_big_frames);
+    tcase_add_test(a, test_resp_hello_without_auth_answers_noauth_and_changes_nothing);
     suite_add_tcase(s, a);
     TCase *f = tcase_create("limits");
     tcase_add_checked_fixture(f, setup_few, teardown);

@@ -264,6 +264,24 @@ nomem:
     return NULL;
 }
 
+int httpc_easy_defaults(void *easy, char *errbuf, const char *user_agent)
+{
+    CURL *e = easy;
+#define DEFOPT(opt, val) do { if (curl_easy_setopt(e, opt, val) != CURLE_OK) return KAHUNA_EINTERNAL; } while (0)
+    DEFOPT(CURLOPT_NOSIGNAL, 1L);
+    DEFOPT(CURLOPT_PROXY, "");
+#if LIBCURL_VERSION_NUM >= 0x075500
+    DEFOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    DEFOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    DEFOPT(CURLOPT_ERRORBUFFER, errbuf);
+    DEFOPT(CURLOPT_USERAGENT, user_agent);
+    DEFOPT(CURLOPT_TCP_NODELAY, 1L);
+#undef DEFOPT
+    return 0;
+}
+
 #define SETOPT(opt, val) do { if (curl_easy_setopt(e, opt, val) != CURLE_OK) goto setopt_failed; } while (0)
 
 /* Sets every option of one request on the easy handle. *hdrs receives the
@@ -283,16 +301,9 @@ static int setup(httpc *c, const httpc_request *req, struct curl_slist **hdrs)
     curl_easy_reset(e);
     SETOPT(CURLOPT_URL, req->url);
     SETOPT(CURLOPT_HTTPHEADER, *hdrs);
-    SETOPT(CURLOPT_NOSIGNAL, 1L);
-    SETOPT(CURLOPT_PROXY, "");
+    if (httpc_easy_defaults(e, c->errbuf, "kahuna") != 0)
+        goto setopt_failed;
     SETOPT(CURLOPT_PATH_AS_IS, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    SETOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    SETOPT(CURLOPT_ERRORBUFFER, c->errbuf);
-    SETOPT(CURLOPT_USERAGENT, "kahuna");
     SETOPT(CURLOPT_WRITEFUNCTION, on_body);
     SETOPT(CURLOPT_WRITEDATA, c);
     SETOPT(CURLOPT_HEADERFUNCTION, on_header);
@@ -301,7 +312,6 @@ static int setup(httpc *c, const httpc_request *req, struct curl_slist **hdrs)
     SETOPT(CURLOPT_PREREQDATA, c);
     SETOPT(CURLOPT_SOCKOPTFUNCTION, on_sockopt);
     SETOPT(CURLOPT_SOCKOPTDATA, c);
-    SETOPT(CURLOPT_TCP_NODELAY, 1L);
     if (req->timeout_ms > 0)
         SETOPT(CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
     if (req->connect_timeout_ms > 0)

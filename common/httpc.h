@@ -53,6 +53,13 @@ typedef struct httpc_response {
 
 #define HTTPC_RESPONSE_INIT {0, KBUF_INIT, NULL, NULL, -1}
 
+/* The options every libcurl handle of kahuna shares (the CLI's, the peer
+ * transport's, the forwarder's): no signals, no proxy from the
+ * environment, http and https only, TCP_NODELAY, the error buffer (at least
+ * CURL_ERROR_SIZE bytes) and the user agent. easy is a CURL *. Returns 0 or
+ * KAHUNA_EINTERNAL. */
+int httpc_easy_defaults(void *easy, char *errbuf, const char *user_agent);
+
 /* Once per process, before any thread: initialises libcurl. Returns 0 or
  * KAHUNA_EINTERNAL. httpc_global_cleanup() undoes it at exit (optional). */
 int httpc_global_init(void);

@@ -26,6 +26,7 @@
 #include "peer/forward.h"
 #include "clock.h"
 #include "errors.h"
+#include "httpc.h"
 #include "log.h"
 
 #include <curl/curl.h>
@@ -148,21 +149,13 @@ static int setup(peer_forwarder *f, fwd_req *r, CURL *e)
 {
     SETOPT(CURLOPT_URL, r->url);
     SETOPT(CURLOPT_PRIVATE, (void *)r);
-    SETOPT(CURLOPT_ERRORBUFFER, r->err);
     SETOPT(CURLOPT_HTTPHEADER, f->headers);
     SETOPT(CURLOPT_POST, 1L);
     SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_n);
     SETOPT(CURLOPT_POSTFIELDS, r->body_n ? (const char *)r->body : "");
     SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    SETOPT(CURLOPT_NOSIGNAL, 1L);
-    SETOPT(CURLOPT_PROXY, "");
-#if LIBCURL_VERSION_NUM >= 0x075500
-    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    SETOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    SETOPT(CURLOPT_USERAGENT, "kahuna-peer");
-    SETOPT(CURLOPT_TCP_NODELAY, 1L);
+    if (httpc_easy_defaults(e, r->err, "kahuna-peer") != 0)
+        return KAHUNA_EINTERNAL;
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(CURLOPT_TCP_KEEPIDLE, TCP_KEEPIDLE_S);
     SETOPT(CURLOPT_TCP_KEEPINTVL, TCP_KEEPINTVL_S);

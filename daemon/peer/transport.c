@@ -31,6 +31,7 @@
 
 #include "clock.h"
 #include "errors.h"
+#include "httpc.h"
 #include "log.h"
 #include "raft/codec.h"
 
@@ -313,19 +314,11 @@ static int xfer_init(peer_transport *t, xfer *x)
     SETOPT(CURLOPT_PRIVATE, x);
     SETOPT(CURLOPT_HTTPHEADER, t->hdrs);
     SETOPT(CURLOPT_POST, 1L);
-    SETOPT(CURLOPT_NOSIGNAL, 1L);
-    SETOPT(CURLOPT_PROXY, "");
+    if (httpc_easy_defaults(e, x->errbuf, "kahuna-peer") != 0)
+        goto fail;
     SETOPT(CURLOPT_PATH_AS_IS, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    SETOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    SETOPT(CURLOPT_ERRORBUFFER, x->errbuf);
-    SETOPT(CURLOPT_USERAGENT, "kahuna-peer");
     SETOPT(CURLOPT_WRITEFUNCTION, on_body);
     SETOPT(CURLOPT_WRITEDATA, x);
-    SETOPT(CURLOPT_TCP_NODELAY, 1L);
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
     SETOPT(CURLOPT_TIMEOUT_MS, (long)t->timeout_ms);

@@ -712,6 +712,15 @@ static int rec_has_want_frames(void)
 
 static int rec_holds_one(void) { return rec_held(&rec) >= 1; }
 
+/* The receiver records a batch before the sender has read its answer:
+ * the sender's counters follow a moment later. */
+static int tp_sent_300(void)
+{
+    peer_stats st;
+    peer_transport_stats(tp, &st);
+    return st.msgs_sent >= 300;
+}
+
 START_TEST(test_transport_start_needs_a_secret)
 {
     peer_transport *t = NULL;
@@ -752,6 +761,7 @@ START_TEST(test_transport_batches_queued_messages_in_order)
         ck_assert_str_eq(rec.e[i].ctype, "application/octet-stream");
     }
     pthread_mutex_unlock(&rec.mu);
+    ck_assert(wait_until(tp_sent_300));
     peer_stats st;
     peer_transport_stats(tp, &st);
     ck_assert_uint_eq(st.msgs_sent, 300);
